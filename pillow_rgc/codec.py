@@ -1,0 +1,107 @@
+"""The iteration loop: 8-bit pixels <-> bitplanes, with onnxruntime models.
+
+Per iteration t the encoder turns the residual between the image and the
+current reconstruction into one bitplane, and the decoder turns that bitplane
+into an increment of the reconstruction (additive reconstruction, hidden
+states carried from one iteration to the next). Images of any size are padded
+to a multiple of the code stride by edge replication; the decoder crops back.
+
+Bitplanes are boolean arrays of shape (channels, rows, columns), True for +1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from .models import LoadedModel
+
+
+def padded_size(height: int, width: int, stride: int) -> tuple[int, int]:
+    return -(-height // stride) * stride, -(-width // stride) * stride
+
+
+def to_network(pixels: np.ndarray, stride: int) -> np.ndarray:
+    """(H,W,3) uint8 -> (1,3,H',W') float32 in [-0.5, 0.5], edge-padded to the stride."""
+    height, width = pixels.shape[:2]
+    padded_h, padded_w = padded_size(height, width, stride)
+    padded = np.pad(pixels, ((0, padded_h - height), (0, padded_w - width), (0, 0)), mode="edge")
+    return np.ascontiguousarray(padded.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0 - 0.5
+
+
+def to_pixels(reconstruction: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(1,3,H',W') float reconstruction -> (height,width,3) uint8, rounded and clipped."""
+    image = reconstruction[0, :, :height, :width].transpose(1, 2, 0)
+    return np.clip(np.rint((image + 0.5) * 255.0), 0, 255).astype(np.uint8)
+
+
+def pack_bitplane(bits: np.ndarray) -> bytes:
+    """Bitplane -> bytes: C order, True (+1) as 1, most significant bit first."""
+    return np.packbits(bits.ravel()).tobytes()
+
+
+def unpack_bitplane(payload: bytes, shape: tuple[int, int, int]) -> np.ndarray:
+    count = shape[0] * shape[1] * shape[2]
+    return np.unpackbits(np.frombuffer(payload, np.uint8), count=count).reshape(shape).astype(bool)
+
+
+def _as_signs(bits: np.ndarray) -> np.ndarray:
+    return np.where(bits, np.float32(1), np.float32(-1))[None]
+
+
+def encode_pixels(
+    model: LoadedModel,
+    pixels: np.ndarray,
+    max_iterations: int,
+    keep_going: Callable[[int, np.ndarray], bool] = lambda done, reconstruction: True,
+) -> list[np.ndarray]:
+    """Bitplanes of ``pixels`` (H,W,3 uint8), one per iteration.
+
+    After each iteration ``keep_going(iterations_done, reconstructed_pixels)``
+    decides whether to add another one (rate control); at most ``max_iterations``.
+    """
+    height, width = pixels.shape[:2]
+    image = to_network(pixels, model.info.code_stride)
+    enc_states = model.zero_encoder_states(*image.shape[2:])
+    dec_states = model.zero_decoder_states(*image.shape[2:])
+    reconstruction = np.zeros_like(image)
+    bitplanes = []
+    while len(bitplanes) < max_iterations:
+        signs, enc_states = model.encode_step(image - reconstruction, enc_states)
+        bitplanes.append(signs[0] > 0)
+        delta, dec_states = model.decode_step(_as_signs(bitplanes[-1]), dec_states)
+        reconstruction += delta
+        if not keep_going(len(bitplanes), to_pixels(reconstruction, height, width)):
+            break
+    return bitplanes
+
+
+def _reconstructions(
+    model: LoadedModel, bitplanes: list[np.ndarray], height: int, width: int
+) -> Iterator[np.ndarray]:
+    """The padded float reconstruction after each bitplane (one array, updated in place)."""
+    padded_h, padded_w = padded_size(height, width, model.info.code_stride)
+    states = model.zero_decoder_states(padded_h, padded_w)
+    reconstruction = np.zeros((1, 3, padded_h, padded_w), np.float32)
+    for bits in bitplanes:
+        delta, states = model.decode_step(_as_signs(bits), states)
+        reconstruction += delta
+        yield reconstruction
+
+
+def decode_iterations(
+    model: LoadedModel, bitplanes: list[np.ndarray], height: int, width: int
+) -> Iterator[np.ndarray]:
+    """The (height,width,3) uint8 reconstruction after each bitplane, in turn (for previews)."""
+    for reconstruction in _reconstructions(model, bitplanes, height, width):
+        yield to_pixels(reconstruction, height, width)
+
+
+def decode_pixels(model: LoadedModel, bitplanes: list[np.ndarray], height: int, width: int) -> np.ndarray:
+    """The (height,width,3) uint8 reconstruction after all ``bitplanes`` (at least one)."""
+    if not bitplanes:
+        raise ValueError("no iteration to decode")
+    for final in _reconstructions(model, bitplanes, height, width):  # noqa: B007 (the last one is wanted)
+        pass
+    return to_pixels(final, height, width)

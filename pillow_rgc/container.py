@@ -1,0 +1,578 @@
+"""The ``.rgc`` container, version 1.0: the format of ``spec/rgc.md`` as code.
+
+A file is an 8-byte signature followed by PNG-style chunks (length, type, data,
+CRC-32), all integers big-endian::
+
+    SIGNATURE  HEAD  [exif] [iccp] [xmpd] [other ancillary]  ITER 0  ITER 1 ...  IEND
+
+``HEAD`` says what the picture and the model are, each ``ITER`` holds one bitplane
+of the progressive codec, ``IEND`` says the file is whole.  Because every
+iteration is a chunk of its own, a file cut anywhere after its first complete
+``ITER`` still decodes, at a lower quality.  The reader therefore tells three
+outcomes apart: a file that is *cut* (decode what is there), a file that is
+*corrupt* (a complete chunk that is wrong: refuse, or keep the good prefix on
+request), and a file that is *not ours* or of a major version we do not know.
+
+Header and chunk framing are parsed with ``construct``; the payloads are handed
+on as raw bytes.  Parsers are never ``.compile()``-d (compiled parsers return
+short data silently) and chunks are walked one by one rather than with
+``GreedyRange`` (which swallows every error, a bad CRC included), so that a cut
+is never mistaken for corruption or the other way round.  Every failure is an
+``RGCFormatError``; no ``construct`` or ``struct`` error escapes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import zlib
+from dataclasses import dataclass
+
+from construct import (
+    Bytes,
+    Checksum,
+    ChecksumError,
+    ConstructError,
+    GreedyBytes,
+    Int8ub,
+    Int16ub,
+    Int32ub,
+    Prefixed,
+    Rebuild,
+    Struct,
+    len_,
+    this,
+)
+
+SIGNATURE = b"\x89RGC\r\n\x1a\n"
+"""As PNG's: the high byte catches 7-bit channels, CR LF and LF catch newline
+conversion, ^Z stops a DOS ``type``."""
+
+FORMAT_VERSION = (1, 0)
+"""(major, minor) written by this module.  A minor bump adds only things an older
+reader may ignore; a reader refuses any major version other than 1."""
+
+MAX_DIMENSION = 1 << 24
+"""Largest width or height; keeps the code shape and payload sizes of a forged
+header within reach of a chunk length."""
+
+MODE_CHANNELS = {"L": 1, "RGB": 3}
+"""Pillow mode -> the byte stored in HEAD, which is the channel count."""
+
+KNOWN_ANCILLARY = {"exif", "iccp", "xmpd"}
+"""Ancillary chunk types this reader stores in ``Container.ancillary``: raw EXIF
+bytes, a raw ICC profile, an XMP packet in UTF-8.  Other ancillary chunks are
+CRC-checked and skipped."""
+
+MAX_CHUNK_LENGTH = (1 << 31) - 1
+"""As PNG: a length fits a signed 32-bit integer, so a flipped top bit is caught."""
+
+MAX_ITER_OVERHEAD = 64
+"""An ITER chunk's data may exceed index + coding + raw payload by at most this
+many bytes in any 1.x version, so an absurd length is told from a cut."""
+
+MAX_HEAD_LENGTH = 65535
+"""Largest HEAD data length in a 1.x file with minor > 0 (room for new fields)."""
+
+CODING_RAW = 0
+
+_MODES = {channels: mode for mode, channels in MODE_CHANNELS.items()}
+_MODEL_ID = re.compile(r"[a-z0-9._-]{1,64}")
+_CHUNK_TYPE = re.compile(rb"[A-Za-z]{4}")
+
+
+# --- errors ------------------------------------------------------------------
+
+
+class RGCFormatError(OSError, ValueError):
+    """Base of every format error.
+
+    Both an ``OSError`` (what Pillow and file-handling code expect from a bad
+    image file) and a ``ValueError`` (the bytes are a bad value), as
+    ``io.UnsupportedOperation`` is both.
+    """
+
+
+class NotRGCError(RGCFormatError):
+    """The data does not start with the RGC signature: not an RGC file at all."""
+
+
+class TruncatedFileError(RGCFormatError):
+    """The data ends before its first complete ITER chunk, so there is nothing to decode.
+
+    A cut after the first complete ITER is not an error: ``read`` returns the
+    complete iterations with ``complete=False``.
+    """
+
+
+class CorruptChunkError(RGCFormatError):
+    """A complete chunk (or a chunk frame) that breaks the format.
+
+    The message names the chunk type, its position among the file's chunks
+    (HEAD is chunk 0) and the byte offset of its length field, so a damaged
+    file can be inspected with a hex dump; the same are in ``chunk_type``,
+    ``chunk_index`` and ``offset``.
+    """
+
+    def __init__(self, reason: str, chunk_type: str, chunk_index: int, offset: int):
+        where = f"chunk {chunk_index}, byte offset {offset}"
+        super().__init__(f"corrupt {chunk_type!r} chunk ({where}): {reason}")
+        self.reason = reason
+        self.chunk_type = chunk_type
+        self.chunk_index = chunk_index
+        self.offset = offset
+
+
+class UnsupportedVersionError(RGCFormatError):
+    """The file's major version is not 1: its layout after the version bytes is unknown to us."""
+
+    def __init__(self, version: tuple[int, int]):
+        major, minor = version
+        super().__init__(f"RGC format version {major}.{minor} is not supported (this reader reads 1.x)")
+        self.version = version
+
+
+def _truncated(size: int) -> TruncatedFileError:
+    return TruncatedFileError(f"file is truncated before its first complete iteration ({size} bytes)")
+
+
+# --- data model --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Header:
+    """The HEAD chunk: picture size and mode, and the model and code geometry needed to decode.
+
+    Validated on construction, so a ``Header`` in hand is always writable and
+    ``read`` can turn a bad field into a ``CorruptChunkError``.
+    """
+
+    width: int
+    height: int
+    mode: str
+    model_id: str
+    model_hash: bytes
+    code_channels: int
+    code_stride: int
+    iterations: int
+    version: tuple[int, int] = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        problem = _header_problem(self)
+        if problem:
+            raise ValueError(problem)
+
+    def code_shape(self) -> tuple[int, int, int]:
+        """Shape of one iteration's bits: (channels, rows, columns), one cell per stride x stride pixels."""
+        stride = self.code_stride
+        return self.code_channels, -(-self.height // stride), -(-self.width // stride)
+
+    def raw_payload_size(self) -> int:
+        """Bytes of one raw (coding 0) payload: the code bits packed 8 to a byte."""
+        return -(-math.prod(self.code_shape()) // 8)
+
+
+def _header_problem(h: Header) -> str | None:
+    """What is wrong with a header's fields, or None; shared by the writer and the reader."""
+    checks = [
+        (len(h.version) == 2 and all(0 <= v <= 255 for v in h.version), f"version {h.version}"),
+        (1 <= h.width <= MAX_DIMENSION, f"width {h.width} (1..{MAX_DIMENSION})"),
+        (1 <= h.height <= MAX_DIMENSION, f"height {h.height} (1..{MAX_DIMENSION})"),
+        (h.mode in MODE_CHANNELS, f"mode {h.mode!r} (one of {', '.join(MODE_CHANNELS)})"),
+        (_MODEL_ID.fullmatch(h.model_id) is not None, f"model_id {h.model_id!r} ([a-z0-9._-]{{1,64}})"),
+        (isinstance(h.model_hash, bytes) and len(h.model_hash) == 32, "model_hash (32 bytes)"),
+        (1 <= h.code_channels <= 255, f"code_channels {h.code_channels} (1..255)"),
+        (1 <= h.code_stride <= 255, f"code_stride {h.code_stride} (1..255)"),
+        (1 <= h.iterations <= 255, f"iterations {h.iterations} (1..255)"),
+    ]
+    for ok, field in checks:
+        if not ok:
+            return f"bad {field}"
+    if _ITER_FIXED + h.raw_payload_size() + MAX_ITER_OVERHEAD > MAX_CHUNK_LENGTH:
+        return "code too large for an ITER chunk"
+    return None
+
+
+@dataclass(frozen=True)
+class IterationChunk:
+    """One complete, CRC-checked ITER chunk: the bits of one codec iteration."""
+
+    index: int
+    offset: int
+    size: int
+    coding: int
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class Container:
+    """What ``read`` found: the header, the decodable iterations, and whether the file was whole."""
+
+    header: Header
+    iterations: list[IterationChunk]
+    ancillary: dict[str, bytes]
+    complete: bool
+    corrupt: str | None = None
+
+
+# --- construct schema --------------------------------------------------------
+
+_FRAME = Struct("length" / Int32ub, "type" / Bytes(4))
+"""The 8 bytes in front of every chunk's data: enough to walk the file without reading payloads."""
+
+_CHUNK = Struct(
+    "length" / Rebuild(Int32ub, len_(this.data)),
+    "type" / Bytes(4),
+    "data" / Bytes(this.length),
+    "crc" / Checksum(Int32ub, zlib.crc32, lambda ctx: ctx.type + ctx.data),
+)
+
+_HEAD = Struct(
+    "major" / Int8ub,
+    "minor" / Int8ub,
+    "width" / Int32ub,
+    "height" / Int32ub,
+    "mode" / Int8ub,
+    "code_channels" / Int8ub,
+    "code_stride" / Int8ub,
+    "iterations" / Int8ub,
+    "model_id" / Prefixed(Int8ub, GreedyBytes),
+    "model_hash" / Bytes(32),
+    "extension" / GreedyBytes,  # fields of later minor versions, kept verbatim by truncate()
+)
+_HEAD_FIXED = 15 + 32  # HEAD data bytes besides the model_id itself
+_HEAD_PREFIX = len(SIGNATURE) + _FRAME.sizeof() + 2  # through the version bytes
+
+_ITER = Struct("index" / Int16ub, "coding" / Int8ub, "payload" / GreedyBytes)
+_ITER_FIXED = 3  # ITER data bytes before the payload
+
+
+def _chunk(chunk_type: bytes, data: bytes) -> bytes:
+    return _CHUNK.build({"type": chunk_type, "data": data})
+
+
+_IEND = _CHUNK.build({"type": b"IEND", "data": b""})
+
+
+def _type_name(chunk_type: bytes) -> str:
+    return chunk_type.decode("latin-1")
+
+
+def _is_critical(chunk_type: bytes) -> bool:
+    """PNG's rule: bit 5 of the first type byte clear (an uppercase letter) means critical."""
+    return not chunk_type[0] & 0x20
+
+
+# --- writing -----------------------------------------------------------------
+
+
+def write(
+    header: Header, payloads: list[tuple[int, bytes]], ancillary: dict[str, bytes] | None = None
+) -> bytes:
+    """A complete file: HEAD, the ancillary chunks, one ITER per ``(coding, payload)``, IEND.
+
+    Refuses (``ValueError``) anything a reader would refuse, so a written file
+    always reads back.  Only version 1.0 and coding 0 are written.
+    """
+    if header.version != FORMAT_VERSION:
+        raise ValueError(f"can only write version {FORMAT_VERSION}, not {header.version}")
+    if len(payloads) != header.iterations:
+        raise ValueError(f"{len(payloads)} payloads for a header of {header.iterations} iterations")
+    chunks = [SIGNATURE, _chunk(b"HEAD", _build_head(header))]
+    for name, data in (ancillary or {}).items():
+        chunk_type = name.encode("latin-1")
+        if not _CHUNK_TYPE.fullmatch(chunk_type) or _is_critical(chunk_type):
+            raise ValueError(f"{name!r} is not an ancillary chunk type (4 letters, the first lowercase)")
+        chunks.append(_chunk(chunk_type, data))
+    for index, (coding, payload) in enumerate(payloads):
+        if coding != CODING_RAW:
+            raise ValueError(f"unsupported coding {coding} for iteration {index}")
+        if len(payload) != header.raw_payload_size():
+            raise ValueError(f"iteration {index}: {len(payload)} bytes, expected {header.raw_payload_size()}")
+        chunks.append(_chunk(b"ITER", _ITER.build({"index": index, "coding": coding, "payload": payload})))
+    chunks.append(_IEND)
+    return b"".join(chunks)
+
+
+def _build_head(h: Header) -> bytes:
+    major, minor = h.version
+    return _HEAD.build(
+        {
+            "major": major,
+            "minor": minor,
+            "width": h.width,
+            "height": h.height,
+            "mode": MODE_CHANNELS[h.mode],
+            "code_channels": h.code_channels,
+            "code_stride": h.code_stride,
+            "iterations": h.iterations,
+            "model_id": h.model_id.encode("ascii"),
+            "model_hash": h.model_hash,
+            "extension": b"",
+        }
+    )
+
+
+# --- reading: signature and HEAD ---------------------------------------------
+
+
+def _head_end(prefix: bytes) -> int:
+    """Checks signature, first chunk type, version and HEAD length; returns the byte offset after HEAD.
+
+    Needs only the first ``_HEAD_PREFIX`` bytes, so ``scan`` can call it
+    before reading the rest of HEAD.  The major version is checked before the
+    HEAD length, because a future major version may lay HEAD out differently.
+    """
+    if prefix[: len(SIGNATURE)] != SIGNATURE:
+        if len(prefix) < len(SIGNATURE) and SIGNATURE.startswith(prefix):
+            raise _truncated(len(prefix))
+        raise NotRGCError("not an RGC file (bad signature)")
+    if len(prefix) < len(SIGNATURE) + _FRAME.sizeof():
+        raise _truncated(len(prefix))
+    frame = _FRAME.parse(prefix[len(SIGNATURE) :])
+    if frame.type != b"HEAD":
+        raise CorruptChunkError("the first chunk must be HEAD", _type_name(frame.type), 0, len(SIGNATURE))
+    if len(prefix) < _HEAD_PREFIX:
+        raise _truncated(len(prefix))
+    major, minor = prefix[_HEAD_PREFIX - 2 : _HEAD_PREFIX]
+    if major != FORMAT_VERSION[0]:
+        raise UnsupportedVersionError((major, minor))
+    longest = _HEAD_FIXED + 64 if minor == 0 else MAX_HEAD_LENGTH  # 64: the longest model_id
+    if not _HEAD_FIXED + 1 <= frame.length <= longest:
+        raise CorruptChunkError(f"data length {frame.length}", "HEAD", 0, len(SIGNATURE))
+    return len(SIGNATURE) + _FRAME.sizeof() + frame.length + 4
+
+
+def _read_head(data: bytes) -> tuple[Header, int]:
+    """The validated header of a file starting at ``data[0]``, and the byte offset after HEAD."""
+    end = _head_end(data[:_HEAD_PREFIX])
+    if len(data) < end:
+        raise _truncated(len(data))
+    try:
+        head = _HEAD.parse(_checked_chunk(data[len(SIGNATURE) : end], 0, len(SIGNATURE)).data)
+    except ConstructError:
+        raise _corrupt_head("data too short for its fields") from None
+    if head.minor == 0 and head.extension:
+        raise _corrupt_head(f"{len(head.extension)} bytes after the model_hash in a version 1.0 header")
+    if head.mode not in _MODES:
+        raise _corrupt_head(f"unknown mode byte {head.mode}")
+    try:
+        header = Header(
+            width=head.width,
+            height=head.height,
+            mode=_MODES[head.mode],
+            model_id=head.model_id.decode("latin-1"),
+            model_hash=head.model_hash,
+            code_channels=head.code_channels,
+            code_stride=head.code_stride,
+            iterations=head.iterations,
+            version=(head.major, head.minor),
+        )
+    except ValueError as error:
+        raise _corrupt_head(str(error)) from None
+    return header, end
+
+
+def _corrupt_head(reason: str) -> CorruptChunkError:
+    return CorruptChunkError(reason, "HEAD", 0, len(SIGNATURE))
+
+
+def _checked_chunk(chunk: bytes, chunk_index: int, offset: int):
+    """Parses one whole chunk (exactly its bytes), raising ``CorruptChunkError`` on a bad CRC."""
+    try:
+        return _CHUNK.parse(chunk)
+    except ChecksumError:
+        raise CorruptChunkError("bad CRC", _type_name(chunk[4:8]), chunk_index, offset) from None
+
+
+# --- reading: the chunks after HEAD ------------------------------------------
+
+
+class _Walk:
+    """The rules on the chunks after HEAD, applied as the file is walked; shared by ``read`` and ``scan``.
+
+    ``check_frame`` needs only a chunk's length and type, so it also judges a
+    chunk that the data cuts short: that is how an absurd length (corrupt) is
+    told from a cut.  ``accept`` counts a chunk once it is complete.
+    """
+
+    def __init__(self, header: Header):
+        self.header = header
+        self.chunk_index = 1
+        self.iterations = 0
+        self.seen_ancillary: set[str] = set()
+
+    def corrupt(self, reason: str, chunk_type: bytes, offset: int) -> CorruptChunkError:
+        return CorruptChunkError(reason, _type_name(chunk_type), self.chunk_index, offset)
+
+    def check_frame(self, offset: int, length: int, chunk_type: bytes) -> None:
+        problem = self._frame_problem(length, chunk_type)
+        if problem:
+            raise self.corrupt(problem, chunk_type, offset)
+
+    def _frame_problem(self, length: int, chunk_type: bytes) -> str | None:
+        name = _type_name(chunk_type)
+        if not _CHUNK_TYPE.fullmatch(chunk_type):
+            return "chunk type is not 4 ASCII letters"
+        if length > MAX_CHUNK_LENGTH:
+            return f"length {length} above 2^31-1"
+        if chunk_type == b"ITER":
+            return self._iter_frame_problem(length)
+        if chunk_type == b"IEND":
+            if length:
+                return f"data length {length}, must be 0"
+            if self.iterations != self.header.iterations:
+                return f"IEND after {self.iterations} of the header's {self.header.iterations} iterations"
+            return None
+        if _is_critical(chunk_type):
+            return "duplicate HEAD chunk" if chunk_type == b"HEAD" else "unknown critical chunk"
+        if name in KNOWN_ANCILLARY and self.iterations:
+            return "out of order: must come before the first ITER chunk"
+        if name in self.seen_ancillary:
+            return "duplicate chunk"
+        return None
+
+    def _iter_frame_problem(self, length: int) -> str | None:
+        longest = _ITER_FIXED + self.header.raw_payload_size() + MAX_ITER_OVERHEAD
+        if not _ITER_FIXED <= length <= longest:
+            return f"data length {length} outside {_ITER_FIXED}..{longest}"
+        if self.iterations >= self.header.iterations:
+            return f"more ITER chunks than the header's {self.header.iterations} iterations"
+        return None
+
+    def accept(self, chunk_type: bytes) -> None:
+        if chunk_type == b"ITER":
+            self.iterations += 1
+        elif _type_name(chunk_type) in KNOWN_ANCILLARY:
+            self.seen_ancillary.add(_type_name(chunk_type))
+        self.chunk_index += 1
+
+
+def read(data: bytes, on_corrupt: str = "raise") -> Container:
+    """Parses a whole or cut file, checking every CRC.
+
+    A cut file yields its complete ITER chunks with ``complete=False``.  A
+    corrupt chunk raises ``CorruptChunkError``; with ``on_corrupt="stop"`` the
+    iterations before it are returned instead (with ``corrupt`` set), since a
+    progressive file is still useful up to the damage.  HEAD damage, or damage
+    before the first complete ITER, always raises.
+    """
+    if on_corrupt not in ("raise", "stop"):
+        raise ValueError(f"on_corrupt must be 'raise' or 'stop', not {on_corrupt!r}")
+    data = bytes(data)
+    header, offset = _read_head(data)
+    walk = _Walk(header)
+    iterations: list[IterationChunk] = []
+    ancillary: dict[str, bytes] = {}
+    complete, corrupt = False, None
+    try:
+        while offset + _FRAME.sizeof() <= len(data):
+            frame = _FRAME.parse(data[offset : offset + _FRAME.sizeof()])
+            walk.check_frame(offset, frame.length, frame.type)
+            end = offset + _FRAME.sizeof() + frame.length + 4
+            if end > len(data):
+                break
+            chunk = _checked_chunk(data[offset:end], walk.chunk_index, offset)
+            if frame.type == b"ITER":
+                iterations.append(_iteration(walk, chunk.data, offset))
+            elif _type_name(frame.type) in KNOWN_ANCILLARY:
+                ancillary[_type_name(frame.type)] = chunk.data
+            walk.accept(frame.type)
+            if frame.type == b"IEND":
+                complete = True
+                break
+            offset = end
+    except CorruptChunkError as error:
+        if on_corrupt == "raise" or not iterations:
+            raise
+        corrupt = str(error)
+    if not iterations:
+        raise _truncated(len(data))
+    return Container(header, iterations, ancillary, complete, corrupt)
+
+
+def _iteration(walk: _Walk, data: bytes, offset: int) -> IterationChunk:
+    """The fields of a CRC-checked ITER chunk, checked against the walk so far and the header."""
+    fields = _ITER.parse(data)
+    raw_size = walk.header.raw_payload_size()
+    if fields.index != walk.iterations:
+        problem = f"iteration index {fields.index}, expected {walk.iterations} (duplicate, gap or reorder)"
+    elif fields.coding != CODING_RAW:
+        problem = f"unsupported coding {fields.coding}"
+    elif len(fields.payload) != raw_size:
+        problem = f"payload of {len(fields.payload)} bytes, expected {raw_size}"
+    else:
+        size = _FRAME.sizeof() + len(data) + 4
+        return IterationChunk(fields.index, offset, size, fields.coding, fields.payload)
+    raise walk.corrupt(problem, b"ITER", offset)
+
+
+def scan(fp) -> tuple[Header, int, bool]:
+    """Header, number of complete ITER chunks and whether IEND was reached, without reading payloads.
+
+    For Pillow's ``_open``, which must stay cheap: reads the signature and
+    HEAD (CRC-checked), then only each chunk's 8-byte length and type, seeking
+    past the data.  Finds framing damage (absurd length, unknown critical or
+    misplaced chunk) but not bad CRCs or fields inside ITER chunks; ``read``
+    finds those when the pixels are decoded.  Offsets count from the position
+    of ``fp`` on entry (0 for a file); ``fp`` is left after the last frame read.
+    """
+    start = fp.tell()
+    size = fp.seek(0, io.SEEK_END) - start
+    fp.seek(start)
+    prefix = fp.read(_HEAD_PREFIX)
+    head_end = _head_end(prefix)
+    header, offset = _read_head(prefix + fp.read(head_end - len(prefix)))
+    walk = _Walk(header)
+    while offset + _FRAME.sizeof() <= size:
+        fp.seek(start + offset)
+        frame = _FRAME.parse(fp.read(_FRAME.sizeof()))
+        walk.check_frame(offset, frame.length, frame.type)
+        offset += _FRAME.sizeof() + frame.length + 4
+        if offset > size:
+            break
+        walk.accept(frame.type)
+        if frame.type == b"IEND":
+            return header, walk.iterations, True
+    if not walk.iterations:
+        raise _truncated(size)
+    return header, walk.iterations, False
+
+
+# --- truncation --------------------------------------------------------------
+
+
+def truncate(data: bytes, iterations: int | None = None, max_bytes: int | None = None) -> bytes:
+    """A complete, self-consistent file holding the first iterations of ``data``.
+
+    Keeps the first ``iterations`` ITER chunks, or as many as fit in
+    ``max_bytes`` (the whole output, IEND included), the smaller when both are
+    given, and every chunk between HEAD and the last kept ITER verbatim
+    (ancillary chunks included).  The HEAD ``iterations`` field is set to the
+    number kept (and its CRC recomputed), so the result reads as complete
+    rather than cut: this is how a progressive file is trimmed to a bit budget.
+    ``data`` may itself be cut (asking for more iterations than it holds keeps
+    them all); it must not be corrupt.
+    """
+    if iterations is not None and iterations < 1:
+        raise ValueError(f"iterations must be at least 1, not {iterations}")
+    chunks = read(data).iterations
+    keep = len(chunks) if iterations is None else min(iterations, len(chunks))
+    if max_bytes is not None:
+        sizes = [chunk.offset + chunk.size + len(_IEND) for chunk in chunks[:keep]]
+        keep = sum(1 for size in sizes if size <= max_bytes)
+        if not keep:
+            raise ValueError(f"not even one iteration fits in {max_bytes} bytes (needs {sizes[0]})")
+    _, head_end = _read_head(data)
+    head = _HEAD.parse(_CHUNK.parse(data[len(SIGNATURE) : head_end]).data)
+    head.iterations = keep
+    last = chunks[keep - 1]
+    return b"".join(
+        [
+            SIGNATURE,
+            _chunk(b"HEAD", _HEAD.build(head)),
+            data[head_end : last.offset + last.size],
+            _IEND,
+        ]
+    )

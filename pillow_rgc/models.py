@@ -1,0 +1,181 @@
+"""Find, verify and load the codec models (ONNX graphs) with onnxruntime.
+
+A model is a folder holding ``encoder.onnx``, ``decoder.onnx`` and
+``model.json``. Its id names it and the SHA-256 of its two graphs guards it:
+every ``.rgc`` file records both, and a file is only decoded by the model
+whose graphs hash to the recorded value, since another model (or a changed
+one) would turn the same bits into a different picture.
+
+Models are looked up, in order, in the folders given to :func:`add_model_path`,
+in the ``RGC_MODEL_PATH`` environment variable (``os.pathsep``-separated) and
+in the ``weights`` folder installed with the package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+
+MODEL_FILE = "model.json"
+GRAPH_FILES = ("encoder.onnx", "decoder.onnx")
+DEFAULT_MODEL = "rgc-lean-1"
+
+#: onnxruntime threads per session; set before the first encode or decode.
+THREADS = min(2, os.cpu_count() or 1)
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_BUILTIN_DIRS = (_PACKAGE_DIR / "weights", _PACKAGE_DIR.parent / "weights")
+_extra_dirs: list[Path] = []
+_loaded: dict[str, LoadedModel] = {}
+_lock = threading.Lock()
+
+
+class ModelError(OSError):
+    """A model is missing, unknown or does not match the file that asks for it."""
+
+
+def add_model_path(folder: str | os.PathLike) -> None:
+    """Search ``folder`` (holding one sub-folder per model) before the installed models."""
+    _extra_dirs.insert(0, Path(folder))
+
+
+def model_hash(folder: str | os.PathLike) -> str:
+    """SHA-256 (hex) of the encoder graph followed by the decoder graph."""
+    digest = hashlib.sha256()
+    for name in GRAPH_FILES:
+        digest.update((Path(folder) / name).read_bytes())
+    return digest.hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    """What ``model.json`` says of an installed model; no graph is loaded."""
+
+    id: str
+    folder: Path
+    sha256: str
+    code_channels: int
+    code_stride: int
+    iterations: int
+    description: str
+    card: dict
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> ModelInfo:
+        card = json.loads((folder / MODEL_FILE).read_text())
+        return cls(
+            id=card["id"],
+            folder=folder,
+            sha256=card["sha256"],
+            code_channels=card["architecture"]["code_channels"],
+            code_stride=card["code_stride"],
+            iterations=card["iterations"],
+            description=card.get("description", ""),
+            card=card,
+        )
+
+
+def _search_dirs() -> list[Path]:
+    env = [Path(p) for p in os.environ.get("RGC_MODEL_PATH", "").split(os.pathsep) if p]
+    return [*_extra_dirs, *env, *_BUILTIN_DIRS]
+
+
+def installed_models() -> dict[str, ModelInfo]:
+    """Every model found on the search path, by id (the first found wins)."""
+    found: dict[str, ModelInfo] = {}
+    for root in _search_dirs():
+        if not root.is_dir():
+            continue
+        for folder in sorted(root.iterdir()):
+            if (folder / MODEL_FILE).is_file() and folder.name not in found:
+                info = ModelInfo.from_folder(folder)
+                found.setdefault(info.id, info)
+    return found
+
+
+def find_model(model_id: str) -> ModelInfo:
+    models = installed_models()
+    if model_id not in models:
+        raise ModelError(
+            f"model {model_id!r} is not installed (installed: {', '.join(sorted(models)) or 'none'}); "
+            "add its folder with pillow_rgc.add_model_path() or RGC_MODEL_PATH"
+        )
+    return models[model_id]
+
+
+class LoadedModel:
+    """The two onnxruntime sessions of a verified model, shared by all threads."""
+
+    def __init__(self, info: ModelInfo):
+        actual = model_hash(info.folder)
+        if actual != info.sha256:
+            raise ModelError(
+                f"model {info.id!r} in {info.folder} is damaged or changed: its graphs hash to "
+                f"{actual[:16]}…, its model.json says {info.sha256[:16]}…"
+            )
+        self.info = info
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = THREADS
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        providers = ["CPUExecutionProvider"]
+        self.encoder = onnxruntime.InferenceSession(
+            str(info.folder / "encoder.onnx"), options, providers=providers
+        )
+        self.decoder = onnxruntime.InferenceSession(
+            str(info.folder / "decoder.onnx"), options, providers=providers
+        )
+        self.encoder_states = [i.name for i in self.encoder.get_inputs()[1:]]
+        self.decoder_states = [i.name for i in self.decoder.get_inputs()[1:]]
+        arch = info.card["architecture"]
+        self._encoder_channels = [arch["encoder_hidden"][i] for i in range(len(self.encoder_states))]
+        self._decoder_channels = [arch["decoder_hidden"][i] for i in range(len(self.decoder_states))]
+
+    def zero_encoder_states(self, height: int, width: int) -> list[np.ndarray]:
+        """Encoder states for a padded image: resolutions 1/4, 1/8, 1/16."""
+        return [
+            np.zeros((1, c, height >> (i + 2), width >> (i + 2)), np.float32)
+            for i, c in enumerate(self._encoder_channels)
+        ]
+
+    def zero_decoder_states(self, height: int, width: int) -> list[np.ndarray]:
+        """Decoder states for a padded image: resolutions 1/16, 1/8, 1/4, 1/2."""
+        n = len(self._decoder_channels)
+        return [
+            np.zeros((1, c, height >> (n - i), width >> (n - i)), np.float32)
+            for i, c in enumerate(self._decoder_channels)
+        ]
+
+    def encode_step(
+        self, residual: np.ndarray, states: list[np.ndarray]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        bits, *states = self.encoder.run(
+            None, {"residual": residual, **dict(zip(self.encoder_states, states))}
+        )
+        return bits, states
+
+    def decode_step(self, bits: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        delta, *states = self.decoder.run(None, {"bits": bits, **dict(zip(self.decoder_states, states))})
+        return delta, states
+
+
+def load_model(model_id: str, expected_sha256: str | None = None) -> LoadedModel:
+    """The loaded model ``model_id``, verified against ``expected_sha256`` (a file's record) if given."""
+    info = find_model(model_id)
+    if expected_sha256 is not None and info.sha256 != expected_sha256:
+        raise ModelError(
+            f"the file was written with model {model_id!r} {expected_sha256[:16]}…, "
+            f"but the installed {model_id!r} in {info.folder} is {info.sha256[:16]}…"
+        )
+    with _lock:
+        key = f"{info.folder}:{info.sha256}"
+        if key not in _loaded:
+            _loaded[key] = LoadedModel(info)
+        return _loaded[key]

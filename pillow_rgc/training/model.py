@@ -1,0 +1,177 @@
+"""The residual-GRU codec network (Toderici et al. 2017), sized for CPUs.
+
+One call of :class:`Encoder` or :class:`Decoder` is one iteration; the hidden
+states are explicit inputs and outputs so the same modules export to ONNX as
+single-iteration graphs that a Python loop drives at run time.
+
+The layer list follows the paper's table, but every width is a parameter
+(:class:`Architecture`) and the hidden-state convolutions are 1x1 by default:
+multiply-accumulates per pixel set both the training steps a CPU-hour buys
+and the decode time, and the paper's 3x3 hidden convolutions at high
+resolution cost most of its decoder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    """Widths of one model. Hidden channels of each GRU; ``code_channels`` bits per 16x16 block."""
+
+    code_channels: int = 32
+    encoder_conv: int = 32
+    encoder_hidden: tuple[int, int, int] = (64, 128, 128)
+    decoder_conv: int = 128
+    decoder_hidden: tuple[int, int, int, int] = (128, 128, 64, 32)
+    hidden_kernel: int = 1
+
+    STRIDE = 16  # the encoder downsamples four times by 2
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> Architecture:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in fields}
+        return cls(**kwargs)
+
+    def encoder_state_shapes(self, height: int, width: int) -> list[tuple[int, int, int]]:
+        """(channels, height, width) of each encoder hidden state for a padded image."""
+        return [(c, height // 2 ** (i + 2), width // 2 ** (i + 2)) for i, c in enumerate(self.encoder_hidden)]
+
+    def decoder_state_shapes(self, height: int, width: int) -> list[tuple[int, int, int]]:
+        """(channels, height, width) of each decoder hidden state for a padded image."""
+        return [(c, height // 2 ** (4 - i), width // 2 ** (4 - i)) for i, c in enumerate(self.decoder_hidden)]
+
+    def macs_per_pixel(self) -> dict[str, float]:
+        """Multiply-accumulates per image pixel of one encoder and one decoder iteration."""
+        k2 = self.hidden_kernel**2
+        enc = 9 * 3 * self.encoder_conv / 4
+        c_in = self.encoder_conv
+        for i, c in enumerate(self.encoder_hidden):
+            enc += (9 * c_in * 3 * c + k2 * c * 3 * c) / 4 ** (i + 2)
+            c_in = c
+        enc += c_in * self.code_channels / 256
+        dec = self.code_channels * self.decoder_conv / 256
+        c_in = self.decoder_conv
+        for i, c in enumerate(self.decoder_hidden):
+            dec += (9 * c_in * 3 * c + k2 * c * 3 * c) / 4 ** (4 - i)
+            c_in = c // 4
+        dec += 9 * c_in * 3
+        return {"encoder": enc, "decoder": dec}
+
+
+class ConvGRUCell(nn.Module):
+    """Convolutional GRU: gates from a strided conv of the input and a conv of the hidden state."""
+
+    def __init__(self, in_channels: int, hidden_channels: int, stride: int, hidden_kernel: int):
+        super().__init__()
+        self.input_conv = nn.Conv2d(in_channels, 3 * hidden_channels, 3, stride=stride, padding=1)
+        self.hidden_conv = nn.Conv2d(
+            hidden_channels, 3 * hidden_channels, hidden_kernel, padding=hidden_kernel // 2, bias=False
+        )
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        xz, xr, xn = self.input_conv(x).chunk(3, dim=1)
+        hz, hr, hn = self.hidden_conv(h).chunk(3, dim=1)
+        z = torch.sigmoid(xz + hz)
+        r = torch.sigmoid(xr + hr)
+        n = torch.tanh(xn + r * hn)
+        return (1 - z) * n + z * h
+
+
+class Encoder(nn.Module):
+    """Residual (N,3,H,W) in [-1, 1] and hidden states -> code in (-1, 1) before the sign."""
+
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        self.conv = nn.Conv2d(3, arch.encoder_conv, 3, stride=2, padding=1)
+        channels = (arch.encoder_conv, *arch.encoder_hidden)
+        self.rnns = nn.ModuleList(
+            ConvGRUCell(channels[i], channels[i + 1], 2, arch.hidden_kernel) for i in range(3)
+        )
+        self.binarizer = nn.Conv2d(channels[-1], arch.code_channels, 1, bias=False)
+
+    def forward(self, residual: torch.Tensor, states: list[torch.Tensor]):
+        x = self.conv(residual)
+        new_states = []
+        for rnn, h in zip(self.rnns, states):
+            x = rnn(x, h)
+            new_states.append(x)
+        return torch.tanh(self.binarizer(x)), new_states
+
+
+class Decoder(nn.Module):
+    """Bits (N,C,H/16,W/16) in {-1, +1} and hidden states -> increment of the reconstruction."""
+
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        self.conv = nn.Conv2d(arch.code_channels, arch.decoder_conv, 1)
+        c_in = arch.decoder_conv
+        cells = []
+        for c in arch.decoder_hidden:
+            cells.append(ConvGRUCell(c_in, c, 1, arch.hidden_kernel))
+            c_in = c // 4  # depth-to-space halves resolution channels by 4
+        self.rnns = nn.ModuleList(cells)
+        self.output = nn.Conv2d(c_in, 3, 3, padding=1)
+
+    def forward(self, bits: torch.Tensor, states: list[torch.Tensor]):
+        x = self.conv(bits)
+        new_states = []
+        for rnn, h in zip(self.rnns, states):
+            h = rnn(x, h)
+            new_states.append(h)
+            x = F.pixel_shuffle(h, 2)
+        return self.output(x), new_states
+
+
+def binarize(code: torch.Tensor, stochastic: bool) -> torch.Tensor:
+    """Bits in {-1, +1}: stochastic with a straight-through gradient in training, sign otherwise.
+
+    ``sign(0)`` is 0 in torch and ONNX; zero maps to +1 here, as in the spec.
+    """
+    if stochastic:
+        bits = torch.where(torch.rand_like(code) < (1 + code) / 2, 1.0, -1.0)
+        return code + (bits - code).detach()
+    return torch.where(code >= 0, 1.0, -1.0)
+
+
+class ResidualCodec(nn.Module):
+    """Encoder, binarizer and decoder unrolled over iterations (additive reconstruction)."""
+
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        self.arch = arch
+        self.encoder = Encoder(arch)
+        self.decoder = Decoder(arch)
+
+    def zero_states(self, batch: int, height: int, width: int, device=None):
+        enc = [torch.zeros(batch, *s, device=device) for s in self.arch.encoder_state_shapes(height, width)]
+        dec = [torch.zeros(batch, *s, device=device) for s in self.arch.decoder_state_shapes(height, width)]
+        return enc, dec
+
+    def forward(self, image: torch.Tensor, iterations: int, stochastic: bool = True) -> list[torch.Tensor]:
+        """Reconstructions after each iteration; ``image`` is (N,3,H,W) in [-0.5, 0.5]."""
+        n, _, h, w = image.shape
+        enc_states, dec_states = self.zero_states(n, h, w, image.device)
+        reconstruction = torch.zeros_like(image)
+        outputs = []
+        for _ in range(iterations):
+            code, enc_states = self.encoder(image - reconstruction, enc_states)
+            bits = binarize(code, stochastic)
+            delta, dec_states = self.decoder(bits, dec_states)
+            reconstruction = reconstruction + delta
+            outputs.append(reconstruction)
+        return outputs
+
+
+def architecture_json(arch: Architecture) -> str:
+    return json.dumps(arch.to_json(), indent=2)

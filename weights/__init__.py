@@ -1,0 +1,1 @@
+"""The released codec models, one folder each (installed as ``pillow_rgc.weights``)."""
