@@ -1,0 +1,37 @@
+"""Shared fixtures: deterministic synthetic test pictures (no photos ship with the project)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFilter
+
+import pillow_rgc  # noqa: F401  (registers the plugin)
+
+TEST_MODEL = "rgc-tiny-test"
+
+
+def synthetic_photo(width: int = 96, height: int = 80, seed: int = 0) -> Image.Image:
+    """Smooth gradients, hard edges and fine texture: the things a codec must get right."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = np.stack(
+        [
+            120 + 80 * np.sin(x / 17.0 + seed),
+            100 + 60 * np.cos(y / 13.0),
+            140 + 50 * np.sin((x + y) / 23.0),
+        ],
+        axis=2,
+    )
+    base += rng.normal(0, 6, base.shape)
+    image = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), "RGB").filter(ImageFilter.SMOOTH)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((width * 0.2, height * 0.2, width * 0.6, height * 0.7), fill=(230, 200, 40))
+    draw.rectangle((width * 0.55, height * 0.1, width * 0.9, height * 0.45), fill=(30, 60, 150))
+    draw.line((0, height - 1, width - 1, 0), fill=(250, 250, 250), width=2)
+    return image
+
+
+@pytest.fixture
+def photo() -> Image.Image:
+    return synthetic_photo()
