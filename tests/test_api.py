@@ -91,7 +91,9 @@ def test_jpeg_scale_quality_means_the_ms_ssim_jpeg_reaches():
 
 
 def test_default_is_jpeg_scale_75(photo):
-    assert pillow_rgc.encode(photo, model=TEST_MODEL) == pillow_rgc.encode(photo, quality=75, model=TEST_MODEL)
+    assert pillow_rgc.encode(photo, model=TEST_MODEL) == pillow_rgc.encode(
+        photo, quality=75, model=TEST_MODEL
+    )
 
 
 def test_quality_one_uses_every_iteration(photo):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -53,17 +54,21 @@ class DecoderStep(nn.Module):
 
 def _export(module: nn.Module, inputs: tuple, input_names: list[str], output_names: list[str], path: Path):
     # Each tensor has its own resolution (states at 1/2 .. 1/16), so each gets its own dimension names.
-    dynamic = {name: {0: "batch", 2: f"{name}_height", 3: f"{name}_width"} for name in input_names + output_names}
-    torch.onnx.export(
-        module,
-        inputs,
-        str(path),
-        input_names=input_names,
-        output_names=output_names,
-        dynamic_axes=dynamic,
-        opset_version=OPSET,
-        dynamo=False,
-    )
+    dynamic = {
+        name: {0: "batch", 2: f"{name}_height", 3: f"{name}_width"} for name in input_names + output_names
+    }
+    with warnings.catch_warnings():  # the TorchScript exporter is deprecated but exports these graphs well
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            module,
+            inputs,
+            str(path),
+            input_names=input_names,
+            output_names=output_names,
+            dynamic_axes=dynamic,
+            opset_version=OPSET,
+            dynamo=False,
+        )
 
 
 def export_model(codec: ResidualCodec, out: Path, model_id: str, iterations: int, description: str) -> dict:

@@ -1,0 +1,58 @@
+"""The `rgc` command: encode, decode, info, truncate, models."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+import pillow_rgc
+from pillow_rgc.cli import main
+
+from .conftest import TEST_MODEL
+
+
+def test_encode_info_truncate_decode(tmp_path, photo, capsys):
+    source, encoded, cut, decoded = (tmp_path / n for n in ("in.png", "x.rgc", "cut.rgc", "out.png"))
+    photo.save(source)
+    assert main(["encode", str(source), str(encoded), "--model", TEST_MODEL, "-n", "3"]) == 0
+    assert main(["info", str(encoded), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    assert summary["iterations_present"] == 3 and len(summary["chunks"]) == 3
+    assert main(["truncate", str(encoded), str(cut), "-n", "1"]) == 0
+    assert pillow_rgc.info(cut.read_bytes())["iterations_present"] == 1
+    assert main(["decode", str(cut), str(decoded)]) == 0
+    with Image.open(decoded) as im:
+        assert im.format == "PNG" and im.size == photo.size
+        np.testing.assert_array_equal(np.asarray(im), np.asarray(pillow_rgc.decode(cut.read_bytes())))
+
+
+def test_info_prints_a_readable_summary(tmp_path, photo, capsys):
+    path = tmp_path / "x.rgc"
+    path.write_bytes(pillow_rgc.encode(photo, iterations=2, model=TEST_MODEL))
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "96x80 RGB" in out and "2 of 2 iterations (complete)" in out and "iteration  2" in out
+
+
+def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, capsys):
+    junk = tmp_path / "junk.rgc"
+    junk.write_bytes(b"not an rgc file at all")
+    assert main(["decode", str(junk), str(tmp_path / "out.png")]) == 1
+    assert "rgc: error:" in capsys.readouterr().err
+    assert not (tmp_path / "out.png").exists()
+    assert main(["encode", str(junk), str(tmp_path / "x.rgc")]) == 1
+    assert not (tmp_path / "x.rgc").exists()
+
+
+def test_models_lists_installed_models(capsys):
+    assert main(["models"]) == 0
+    assert TEST_MODEL in capsys.readouterr().out
+
+
+def test_python_dash_m_runs_the_cli():
+    result = subprocess.run([sys.executable, "-m", "pillow_rgc", "models"], capture_output=True, text=True)
+    assert result.returncode == 0 and TEST_MODEL in result.stdout

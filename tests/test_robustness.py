@@ -1,0 +1,87 @@
+"""Damaged or hostile input through Pillow: only clear exceptions, never a crash or a hang."""
+
+from __future__ import annotations
+
+import io
+import tracemalloc
+import warnings
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image, UnidentifiedImageError
+
+import pillow_rgc
+from pillow_rgc import container
+
+from .conftest import TEST_MODEL, synthetic_photo
+
+VALID = pillow_rgc.encode(synthetic_photo(40, 33), iterations=3, model=TEST_MODEL)
+
+
+def open_and_load(data: bytes) -> None:
+    """Open then load, as a user would; the exceptions Pillow users handle are allowed."""
+    try:
+        im = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        return
+    with im, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            im.load()
+        except (OSError, ValueError, Image.DecompressionBombError):
+            return
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes(data):
+    open_and_load(data)
+    open_and_load(container.SIGNATURE + data)
+
+
+@st.composite
+def mutated(draw):
+    data = bytearray(VALID)
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["flip", "cut", "splice", "set"]))
+        position = draw(st.integers(0, len(data) - 1))
+        if kind == "flip":
+            data[position] ^= 1 << draw(st.integers(0, 7))
+        elif kind == "cut":
+            del data[position:]
+        elif kind == "splice":
+            start = draw(st.integers(0, len(data) - 1))
+            data[position:position] = data[start : start + draw(st.integers(1, 64))]
+        else:
+            data[position : position + 4] = draw(st.binary(min_size=4, max_size=4))
+        if not data:
+            break
+    return bytes(data)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated())
+def test_mutated_valid_files(data):
+    open_and_load(data)
+
+
+@pytest.mark.parametrize("size", [(65536, 65536), (1 << 24, 12000)])
+def test_absurd_size_is_refused_before_allocation(size):
+    header = container.Header(
+        **{
+            **container.read(VALID).header.__dict__,
+            "width": size[0],
+            "height": size[1],
+            "code_channels": 1,
+            "code_stride": 255,  # keeps the one ITER chunk this file needs small
+            "iterations": 1,
+        }
+    )
+    data = container.write(header, [(0, b"\0" * header.raw_payload_size())])
+    tracemalloc.start()
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(io.BytesIO(data))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 4 * len(data) + (1 << 20)

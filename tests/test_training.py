@@ -1,0 +1,111 @@
+"""A smoke run of the training pipeline: train, resume, export, then decode with the exported model."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import pillow_rgc
+
+from .conftest import synthetic_photo
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+from pillow_rgc.training import evaluate, export, train  # noqa: E402
+from pillow_rgc.training.model import Architecture, ResidualCodec  # noqa: E402
+
+TINY = {
+    "code_channels": 4,
+    "encoder_conv": 4,
+    "encoder_hidden": [8, 8, 8],
+    "decoder_conv": 8,
+    "decoder_hidden": [8, 8, 8, 8],
+}
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for seed in range(3):
+        synthetic_photo(48, 40, seed=seed).save(folder / f"p{seed}.png")
+    return folder
+
+
+def run_training(photos, run, steps):
+    args = [
+        "--images",
+        str(photos),
+        "--run",
+        str(run),
+        "--steps",
+        str(steps),
+        "--batch",
+        "2",
+        "--patch",
+        "32",
+        "--iterations",
+        "2",
+        "--threads",
+        "1",
+        "--arch",
+        json.dumps(TINY),
+        "--checkpoint-every",
+        "2",
+    ]
+    return train.train(train.parse_args(args))
+
+
+def test_train_resume_export_and_decode(tmp_path, photos):
+    run = tmp_path / "run"
+    run_training(photos, run, 2)
+    weights = run_training(photos, run, 4)  # resumes at step 2
+    assert torch.load(weights, weights_only=True)["step"] == 4
+    log = [json.loads(line) for line in (run / "train.log").read_text().splitlines()]
+    assert [e["step"] for e in log if e.get("event") == "start"] == [0, 2]
+
+    models = tmp_path / "models"
+    export.main([str(weights), str(models / "smoke-test"), "--id", "smoke-test"])
+    pillow_rgc.add_model_path(models)
+    photo = synthetic_photo(50, 35)
+    data = pillow_rgc.encode(photo, iterations=2, model="smoke-test")
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        assert im.size == photo.size and im.info["model"] == "smoke-test"
+    rows = evaluate.folder_curve(photos, "smoke-test")
+    assert [r["iterations"] for r in rows] == [1, 2] and rows[0]["bpp"] < rows[1]["bpp"]
+
+
+def test_exported_graphs_match_the_torch_model(tmp_path):
+    torch.manual_seed(0)
+    codec = ResidualCodec(Architecture.from_json(TINY))
+    export.export_model(codec, tmp_path / "m", "m", 2, "")
+    pillow_rgc.add_model_path(tmp_path)
+    image = torch.rand(1, 3, 48, 64) - 0.5
+    expected = codec(image, 2, stochastic=False)[-1].detach().numpy()
+    pixels = np.rint((image[0].permute(1, 2, 0).numpy() + 0.5) * 255).astype(np.uint8)
+    from pillow_rgc import codec as runtime
+    from pillow_rgc.models import load_model
+
+    model = load_model("m")
+    bitplanes = runtime.encode_pixels(model, pixels, 2)
+    decoded = runtime.decode_pixels(model, bitplanes, 48, 64).astype(np.float32) / 255 - 0.5
+    # The input was rounded to 8 bits, so allow a few levels of difference.
+    assert np.abs(decoded - np.clip(expected[0].transpose(1, 2, 0), -0.5, 0.5)).mean() < 0.02
+
+
+def test_learning_rate_warms_up_then_decays():
+    rates = [train.learning_rate(s, 1000, 1e-3) for s in (0, 199, 600, 1000)]
+    assert (
+        rates[0] < rates[1] == pytest.approx(1e-3) and rates[2] < rates[1] and rates[3] == pytest.approx(1e-4)
+    )
+
+
+def test_macs_per_pixel_counts_the_decoder_convolutions():
+    arch = Architecture()
+    assert arch.macs_per_pixel()["decoder"] == pytest.approx(13096)
