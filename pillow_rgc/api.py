@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import codec, container
+from . import codec, container, entropy
 from .models import DEFAULT_MODEL, ModelError, load_model
 from .quality import ms_ssim, ms_ssim_for_jpeg_quality
 
 DEFAULT_QUALITY = 75
-RAW_CODING = 0
+CHUNK_OVERHEAD = 4 + 4 + 3 + 4  # length, type, ITER index and coding, CRC
 
 
 def _target_ms_ssim(quality: float) -> float:
@@ -86,29 +86,33 @@ def encode(
         code_stride=info.code_stride,
         iterations=1,
     )
-    chunk_bytes = 12 + 3 + header.raw_payload_size()
-    base_bytes = len(container.write(header, [(RAW_CODING, b"\0" * header.raw_payload_size())])) - chunk_bytes
     limit = min(iterations or info.iterations, info.iterations)
-    if max_bytes is not None:
-        limit = min(limit, (max_bytes - base_bytes) // chunk_bytes)
-        if limit < 1:
-            raise ValueError(
-                f"max_bytes={max_bytes} is too small: one iteration needs {base_bytes + chunk_bytes}"
-            )
+    budget = max_bytes if max_bytes is not None else float("inf")
+    payloads: list[tuple[int, bytes]] = []
+    raw_size = header.raw_payload_size()
+    file_bytes = len(container.write(header, [(entropy.RAW, bytes(raw_size))])) - CHUNK_OVERHEAD - raw_size
 
-    def keep_going(done: int, reconstruction: np.ndarray) -> bool:
+    def keep_going(bitplanes: list[np.ndarray], reconstruction: np.ndarray) -> bool:
+        nonlocal file_bytes
+        coding, payload = entropy.encode_bitplane(bitplanes[-1], bitplanes[:-1])
+        file_bytes += CHUNK_OVERHEAD + len(payload)
+        if file_bytes > budget:
+            return False
+        payloads.append((coding, payload))
         return target is None or ms_ssim(reference, output_pixels(reconstruction, mode)) < target
 
-    bitplanes = codec.encode_pixels(loaded, pixels, limit, keep_going)
-    header = dataclasses.replace(header, iterations=len(bitplanes))
-    return container.write(header, [(RAW_CODING, codec.pack_bitplane(b)) for b in bitplanes])
+    codec.encode_pixels(loaded, pixels, limit, keep_going)
+    if not payloads:
+        raise ValueError(f"max_bytes={max_bytes} is too small: one iteration needs {file_bytes} bytes")
+    return container.write(dataclasses.replace(header, iterations=len(payloads)), payloads)
 
 
 def read_bitplanes(parsed: container.Container, iterations: int | None = None) -> list[np.ndarray]:
     """Unpacked bitplanes of the first ``iterations`` complete iterations (all by default)."""
     chunks = parsed.iterations[:iterations] if iterations else parsed.iterations
-    shape = parsed.header.code_shape()
-    return [codec.unpack_bitplane(chunk.payload, shape) for chunk in chunks]
+    return entropy.decode_bitplanes(
+        [(chunk.coding, chunk.payload) for chunk in chunks], parsed.header.code_shape()
+    )
 
 
 def load_model_for(header: container.Header):

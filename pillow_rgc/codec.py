@@ -36,16 +36,6 @@ def to_pixels(reconstruction: np.ndarray, height: int, width: int) -> np.ndarray
     return np.clip(np.rint((image + 0.5) * 255.0), 0, 255).astype(np.uint8)
 
 
-def pack_bitplane(bits: np.ndarray) -> bytes:
-    """Bitplane -> bytes: C order, True (+1) as 1, most significant bit first."""
-    return np.packbits(bits.ravel()).tobytes()
-
-
-def unpack_bitplane(payload: bytes, shape: tuple[int, int, int]) -> np.ndarray:
-    count = shape[0] * shape[1] * shape[2]
-    return np.unpackbits(np.frombuffer(payload, np.uint8), count=count).reshape(shape).astype(bool)
-
-
 def _as_signs(bits: np.ndarray) -> np.ndarray:
     return np.where(bits, np.float32(1), np.float32(-1))[None]
 
@@ -54,11 +44,11 @@ def encode_pixels(
     model: LoadedModel,
     pixels: np.ndarray,
     max_iterations: int,
-    keep_going: Callable[[int, np.ndarray], bool] = lambda done, reconstruction: True,
+    keep_going: Callable[[list[np.ndarray], np.ndarray], bool] = lambda bitplanes, reconstruction: True,
 ) -> list[np.ndarray]:
     """Bitplanes of ``pixels`` (H,W,3 uint8), one per iteration.
 
-    After each iteration ``keep_going(iterations_done, reconstructed_pixels)``
+    After each iteration ``keep_going(bitplanes_so_far, reconstructed_pixels)``
     decides whether to add another one (rate control); at most ``max_iterations``.
     """
     height, width = pixels.shape[:2]
@@ -72,7 +62,7 @@ def encode_pixels(
         bitplanes.append(signs[0] > 0)
         delta, dec_states = model.decode_step(_as_signs(bitplanes[-1]), dec_states)
         reconstruction += delta
-        if not keep_going(len(bitplanes), to_pixels(reconstruction, height, width)):
+        if not keep_going(bitplanes, to_pixels(reconstruction, height, width)):
             break
     return bitplanes
 
