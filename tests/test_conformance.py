@@ -1,0 +1,228 @@
+"""Conformance vectors: every file in ``spec/vectors`` gives the outcome ``manifest.json`` records.
+
+See spec/rgc.md, "Conformance vectors".  Decoded bits are compared exactly
+(SHA-256 of the bitplanes, packed as coding 0 packs them), pixels within the
+manifest's tolerance (float networks round differently between machines), and
+errors by kind, by when a reader finds them (``stage``) and by what their
+message must name.  The vectors are read through ``pillow_rgc.container`` and
+through ``PIL.Image.open``, the two ways users reach them.
+"""
+
+import hashlib
+import importlib.util
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, UnidentifiedImageError
+
+import pillow_rgc
+from pillow_rgc import api, container
+from pillow_rgc.models import find_model, installed_models, model_hash
+
+ROOT = Path(__file__).resolve().parent.parent
+VECTORS = ROOT / "spec" / "vectors"
+MANIFEST = json.loads((VECTORS / "manifest.json").read_text())
+ENTRIES = MANIFEST["vectors"]
+TEST_MODEL = "rgc-tiny-test"
+
+FORMAT_ERRORS = {
+    "not-rgc": container.NotRGCError,
+    "truncated": container.TruncatedFileError,
+    "corrupt": container.CorruptChunkError,
+    "unsupported-version": container.UnsupportedVersionError,
+}
+MODEL_ERRORS = ("unknown-model", "model-mismatch")
+
+
+def entries(**match) -> list:
+    """Manifest entries whose fields have the given values (a tuple value: any of them)."""
+
+    def matches(entry: dict) -> bool:
+        wanted = {key: value if isinstance(value, tuple) else (value,) for key, value in match.items()}
+        return all(entry.get(key) in values for key, values in wanted.items())
+
+    return [pytest.param(entry, id=entry["file"]) for entry in ENTRIES if matches(entry)]
+
+
+def data_of(entry: dict) -> bytes:
+    return (VECTORS / entry["file"]).read_bytes()
+
+
+def bitplanes_sha256(bitplanes: list[np.ndarray]) -> str:
+    """The manifest's hash: each decoded bitplane packed as coding 0 stores it, concatenated."""
+    return hashlib.sha256(b"".join(np.packbits(bits.ravel()).tobytes() for bits in bitplanes)).hexdigest()
+
+
+def assert_names(message: str, parts: list[str]) -> None:
+    missing = [part for part in parts if part not in message]
+    assert not missing, f"{message!r} does not name {missing}"
+
+
+# --- files that decode -------------------------------------------------------
+
+
+@pytest.mark.parametrize("entry", entries(outcome="decodes"))
+def test_container_reads_the_exact_bitplanes(entry):
+    parsed = container.read(data_of(entry))
+    header = parsed.header
+    assert (header.width, header.height, header.mode) == (entry["width"], entry["height"], entry["mode"])
+    assert len(parsed.iterations) == entry["iterations"]
+    assert parsed.complete == entry["complete"]
+    assert parsed.corrupt is None
+    assert bitplanes_sha256(api.read_bitplanes(parsed)) == entry["bitplanes_sha256"]
+
+
+@pytest.mark.parametrize("entry", [p for p in entries(outcome="decodes") if "ancillary" in p.values[0]])
+def test_container_keeps_known_ancillary_chunks_and_skips_unknown_ones(entry):
+    ancillary = container.read(data_of(entry)).ancillary
+    assert {name: hashlib.sha256(data).hexdigest() for name, data in ancillary.items()} == entry["ancillary"]
+
+
+@pytest.mark.xfail(reason="the plugin does not expose exif, iccp and xmpd in im.info yet (DESIGN.md 4)")
+@pytest.mark.parametrize("entry", [p for p in entries(outcome="decodes") if p.values[0].get("ancillary")])
+def test_pillow_exposes_known_ancillary_chunks_in_info(entry):
+    keys = {"exif": "exif", "iccp": "icc_profile", "xmpd": "xmp"}
+    with Image.open(VECTORS / entry["file"]) as im:
+        info = dict(im.info)
+    if "exif" in info:  # Pillow's PNG and JPEG plugins keep the "Exif\0\0" prefix; both forms are fine
+        info["exif"] = info["exif"].removeprefix(b"Exif\x00\x00")
+    found = {name: hashlib.sha256(info[key]).hexdigest() for name, key in keys.items() if key in info}
+    assert found == entry["ancillary"]
+
+
+@pytest.mark.parametrize("entry", entries(outcome="decodes"))
+def test_pillow_decodes_the_expected_pixels(entry):
+    with Image.open(VECTORS / entry["file"]) as im:
+        assert im.format == "RGC"
+        assert (im.size, im.mode) == ((entry["width"], entry["height"]), entry["mode"])
+        assert im.info["iterations"] == entry["iterations"]
+        im.load()
+        assert im.info["iterations_decoded"] == entry["iterations"]
+        actual = np.asarray(im, np.int16)
+    with Image.open(VECTORS / entry["pixels"]) as reference:
+        assert (reference.size, reference.mode) == (im.size, im.mode)
+        expected = np.asarray(reference, np.int16)
+    difference = np.abs(actual - expected)
+    tolerance = MANIFEST["pixel_tolerance"]
+    assert difference.max() <= tolerance["max_abs"], f"max abs difference {difference.max()}"
+    assert difference.mean() <= tolerance["mean_abs"], f"mean abs difference {difference.mean():.4f}"
+
+
+# --- files a reader refuses ----------------------------------------------------
+
+
+@pytest.mark.parametrize("entry", entries(error=tuple(FORMAT_ERRORS)))
+def test_container_refuses_with_the_expected_error(entry):
+    with pytest.raises(FORMAT_ERRORS[entry["error"]]) as caught:
+        container.read(data_of(entry))
+    assert_names(str(caught.value), entry["message_contains"])
+    if entry["error"] == "corrupt":
+        assert (caught.value.chunk_type, caught.value.offset) == (entry["chunk"], entry["offset"])
+
+
+@pytest.mark.parametrize("entry", entries(error="corrupt"))
+def test_container_keeps_the_iterations_before_the_damage_on_request(entry):
+    if not entry["good_prefix"]:
+        with pytest.raises(container.CorruptChunkError):
+            container.read(data_of(entry), on_corrupt="stop")
+        return
+    parsed = container.read(data_of(entry), on_corrupt="stop")
+    assert len(parsed.iterations) == entry["good_prefix"]
+    assert not parsed.complete
+    assert_names(parsed.corrupt, [entry["chunk"], str(entry["offset"])])
+
+
+@pytest.mark.parametrize("entry", entries(outcome="error", stage="open"))
+def test_pillow_refuses_to_open(entry, monkeypatch):
+    """UnidentifiedImageError; the plugin's reason is reported when the signature let it try."""
+    monkeypatch.setattr(Image, "WARN_POSSIBLE_FORMATS", True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(UnidentifiedImageError):
+            Image.open(VECTORS / entry["file"])
+    reasons = [str(w.message) for w in caught if str(w.message).startswith("RGC opening failed")]
+    if not data_of(entry).startswith(container.SIGNATURE):
+        assert not reasons
+        return
+    assert len(reasons) == 1
+    # A reader that walks the chunk frames may meet another broken rule than the
+    # full reader first (the duplicated ITER): only the chunk type is compared then.
+    assert_names(reasons[0], [entry["chunk"]] if entry["error"] == "corrupt" else entry["message_contains"])
+
+
+@pytest.mark.parametrize("entry", entries(error=tuple(FORMAT_ERRORS), stage="decode"))
+def test_pillow_opens_then_refuses_to_load_a_damaged_iteration(entry):
+    with Image.open(VECTORS / entry["file"]) as im:
+        with pytest.raises(OSError) as caught:
+            im.load()
+    assert isinstance(caught.value, FORMAT_ERRORS[entry["error"]])
+    assert_names(str(caught.value), entry["message_contains"])
+
+
+@pytest.mark.parametrize("entry", entries(error=MODEL_ERRORS))
+def test_model_errors_name_the_model_and_what_is_installed(entry):
+    parsed = container.read(data_of(entry))
+    assert parsed.complete and parsed.header.model_id == entry["model"]
+    with Image.open(VECTORS / entry["file"]) as im:
+        with pytest.raises(pillow_rgc.ModelError) as caught:
+            im.load()
+    with pytest.raises(pillow_rgc.ModelError):
+        pillow_rgc.decode(data_of(entry))
+    message = str(caught.value)
+    assert_names(message, entry["message_contains"])
+    if entry["error"] == "unknown-model":
+        assert_names(message, sorted(installed_models()))
+    else:
+        assert_names(message, [installed_models()[entry["model"]].sha256[:8]])
+
+
+# --- the manifest and the folder -------------------------------------------
+
+
+def test_manifest_lists_every_file_in_the_folder_and_nothing_else():
+    files = [entry["file"] for entry in ENTRIES]
+    assert len(files) == len(set(files))
+    listed = set(files) | {entry["pixels"] for entry in ENTRIES if "pixels" in entry}
+    on_disk = {path.name for path in VECTORS.iterdir()} - {"manifest.json"}
+    assert listed == on_disk
+
+
+def test_manifest_entries_have_the_fields_of_their_outcome():
+    for entry in ENTRIES:
+        assert entry["file"].endswith(".rgc") and entry["description"]
+        if entry["outcome"] == "decodes":
+            assert entry["iterations"] >= 1 and entry["mode"] in ("L", "RGB")
+            assert len(bytes.fromhex(entry["bitplanes_sha256"])) == 32
+            assert entry["pixels"].endswith(".png")
+        else:
+            assert entry["outcome"] == "error", entry
+            assert entry["error"] in (*FORMAT_ERRORS, *MODEL_ERRORS), entry
+            assert entry["stage"] in ("open", "decode") and entry["message_contains"], entry
+
+
+def test_vectors_are_bound_to_the_frozen_test_model():
+    info = find_model(TEST_MODEL)
+    assert model_hash(info.folder) == info.sha256, "weights/rgc-tiny-test changed: it must never change"
+    assert MANIFEST["model"] == {"id": TEST_MODEL, "sha256": info.sha256}
+    assert MANIFEST["format_version"] == "{}.{}".format(*container.FORMAT_VERSION)
+    for param in entries(outcome="decodes"):
+        header = container.read(data_of(param.values[0])).header
+        assert (header.model_id, header.model_hash.hex()) == (TEST_MODEL, info.sha256)
+
+
+def test_derived_vectors_are_exactly_what_make_vectors_makes_from_the_base_vector(monkeypatch):
+    """Cut and damaged files involve no float arithmetic, so they are checked byte for byte."""
+    spec = importlib.util.spec_from_file_location("make_vectors", ROOT / "spec" / "make_vectors.py")
+    make_vectors = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, make_vectors)  # dataclasses look their module up
+    spec.loader.exec_module(make_vectors)
+    by_file = {entry["file"]: entry for entry in ENTRIES}
+    for vector in make_vectors.derive((VECTORS / make_vectors.BASE).read_bytes()):
+        assert (VECTORS / vector.name).read_bytes() == vector.data, vector.name
+        entry = by_file[vector.name]
+        assert entry["description"] == vector.description
+        assert {key: entry[key] for key in vector.expect} == vector.expect
