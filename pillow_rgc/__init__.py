@@ -6,7 +6,7 @@ The same codec is available without Pillow's file handling as
 :func:`encode`, :func:`decode`, :func:`info` and :func:`truncate`.
 """
 
-from .api import DEFAULT_QUALITY, decode, encode, info, truncate
+from .api import DEFAULT_QUALITY, UnsupportedImageError, decode, encode, info, truncate
 from .container import RGCFormatError
 from .models import DEFAULT_MODEL, ModelError, add_model_path, installed_models
 from .plugin import register as _register
@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_QUALITY",
     "ModelError",
     "RGCFormatError",
+    "UnsupportedImageError",
     "add_model_path",
     "decode",
     "encode",

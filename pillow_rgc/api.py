@@ -13,6 +13,11 @@ Rate control lives here. ``quality`` is read as in the spec's "Quality scale":
 ``iterations`` and ``max_bytes`` cap the number of iterations; when several
 limits are given, encoding stops at the first one reached. Targets the model
 cannot reach give all of its iterations.
+
+Modes are converted as Pillow's own writers convert them (:func:`storable`);
+an alpha channel is kept exactly, beside the coded colour (``alpha.py``).
+Metadata (Exif, ICC profile, XMP) travels in the ancillary chunks ``exif``,
+``iccp`` and ``xmpd``, untouched.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import codec, container, entropy
+from . import alpha, codec, container, entropy
 from .models import DEFAULT_MODEL, ModelError, load_model
 from .quality import ms_ssim, ms_ssim_for_jpeg_quality
 
@@ -37,24 +42,108 @@ def _target_ms_ssim(quality: float) -> float:
     return quality if quality <= 1 else ms_ssim_for_jpeg_quality(quality)
 
 
-def _network_pixels(image: Image.Image) -> tuple[np.ndarray, str]:
-    """(H,W,3) uint8 pixels the networks see, and the mode the file records."""
-    if image.mode in ("1", "L"):
-        gray = np.asarray(image.convert("L"))
-        return np.repeat(gray[:, :, None], 3, axis=2), "L"
-    if image.mode in ("RGB", "P") and "transparency" not in image.info:
-        return np.asarray(image.convert("RGB")), "RGB"
-    raise ValueError(
-        f"cannot encode mode {image.mode!r} as rgc: convert it to 'RGB' or 'L' first "
-        "(format 1.0 stores no alpha channel)"
-    )
+EXIF_PREFIX = b"Exif\x00\x00"
+"""What JPEG's APP1 segment puts before the Exif block; ``exif`` chunks hold the block alone."""
+
+METADATA_KEYS = {"exif": "exif", "iccp": "icc_profile", "xmpd": "xmp"}
+"""Metadata chunk type -> the ``im.info`` key (and ``save`` option) Pillow uses for it."""
+
+CONVERTED_TO = {"1": "L", "L": "L", "LA": "LA", "La": "LA", "P": "RGB", "PA": "RGBA"}
+"""Mode -> the stored mode it converts to (others: ``RGB``); ``A`` is added when it has transparency."""
+
+UNSUPPORTED_MODES = {
+    "I": "32-bit integer samples",
+    "F": "floating-point samples",
+    "I;16": "16-bit samples",
+    "I;16L": "16-bit samples",
+    "I;16B": "16-bit samples",
+    "I;16N": "16-bit samples",
+    "LAB": "CIELAB, which Pillow's convert('RGB') does not map to RGB",
+}
+"""Modes refused rather than converted: no conversion to 8-bit RGB or L is right for every image."""
+
+
+class UnsupportedImageError(OSError, ValueError):
+    """The image cannot be stored as RGC as it is (its mode, or several frames).
+
+    An ``OSError`` as Pillow's writers raise ("cannot write mode ... as JPEG")
+    and a ``ValueError`` as the rest of this API raises for bad arguments.
+    """
+
+
+def storable(image: Image.Image) -> Image.Image:
+    """``image`` in the mode the file stores: ``L``, ``LA``, ``RGB`` or ``RGBA``.
+
+    As Pillow's WebP and AVIF writers: ``P`` with transparency and ``PA`` become
+    ``RGBA``, other ``P`` ``RGB``; ``1`` becomes ``L``; a ``transparency`` key in
+    ``image.info`` becomes an alpha channel; ``RGBa``/``La`` are un-premultiplied;
+    ``RGBX``, ``CMYK`` (naively, without a colour profile), ``YCbCr`` and ``HSV``
+    become ``RGB``. ``I``, ``I;16``, ``F`` and ``LAB`` are refused
+    (:data:`UNSUPPORTED_MODES`).
+    """
+    mode = image.mode
+    if mode in container.MODE_CHANNELS and "transparency" not in image.info:
+        return image
+    if mode in UNSUPPORTED_MODES:
+        raise UnsupportedImageError(
+            f"cannot write mode {mode} as RGC ({UNSUPPORTED_MODES[mode]}): convert it to 'L' or 'RGB' "
+            "yourself, choosing how its values map to 0-255"
+        )
+    target = CONVERTED_TO.get(mode, "RGB")
+    if image.has_transparency_data and not target.endswith("A"):
+        target += "A"
+    return image.convert(target)
+
+
+def _colour_mode(mode: str) -> str:
+    """The coded part of a stored mode: ``L`` or ``RGB`` (the alpha channel is stored apart)."""
+    return mode.removesuffix("A")
+
+
+def _network_pixels(image: Image.Image) -> np.ndarray:
+    """(H,W,3) uint8 pixels the networks see, of an image in a stored mode (gray repeated thrice)."""
+    if _colour_mode(image.mode) == "L":
+        return np.repeat(np.asarray(image.convert("L"))[:, :, None], 3, axis=2)
+    return np.asarray(image.convert("RGB"))
 
 
 def output_pixels(pixels: np.ndarray, mode: str) -> np.ndarray:
-    """Decoded RGB pixels in the file's mode: luma by ITU-R 601-2, as Pillow's convert('L')."""
-    if mode == "L":
+    """Decoded RGB pixels in the file's colour mode: luma by ITU-R 601-2, as Pillow's convert('L')."""
+    if _colour_mode(mode) == "L":
         return np.asarray(Image.fromarray(pixels, "RGB").convert("L"))
     return pixels
+
+
+def metadata_chunks(
+    exif: bytes | Image.Exif | None = None, icc_profile: bytes | None = None, xmp: bytes | str | None = None
+) -> dict[str, bytes]:
+    """The ancillary chunks holding the metadata a writer is given; empty or ``None`` values are left out.
+
+    ``exif`` may be an ``Image.Exif`` or its bytes, with or without the
+    ``Exif\\0\\0`` prefix (which the chunk does not keep); ``xmp`` a ``str``
+    (stored as UTF-8) or bytes.
+    """
+    chunks = {}
+    if isinstance(exif, Image.Exif):
+        exif = exif.tobytes()
+    if exif:
+        block = bytes(exif).removeprefix(EXIF_PREFIX)
+        if not block.startswith((b"II*\x00", b"MM\x00*")):
+            raise ValueError("exif must be an Image.Exif or Exif bytes (a TIFF block: II*\\0 or MM\\0*)")
+        chunks["exif"] = block
+    if icc_profile:
+        chunks["iccp"] = bytes(icc_profile)
+    if xmp:
+        chunks["xmpd"] = xmp.encode("utf-8") if isinstance(xmp, str) else bytes(xmp)
+    return chunks
+
+
+def metadata_info(ancillary: dict[str, bytes]) -> dict[str, bytes]:
+    """``im.info`` entries for a file's metadata chunks (Exif after ``Exif\\0\\0``, as in PNG)."""
+    info = {METADATA_KEYS[name]: data for name, data in ancillary.items() if name in METADATA_KEYS}
+    if "exif" in info:
+        info["exif"] = EXIF_PREFIX + info["exif"].removeprefix(EXIF_PREFIX)
+    return info
 
 
 def encode(
@@ -63,17 +152,28 @@ def encode(
     iterations: int | None = None,
     max_bytes: int | None = None,
     model: str | None = None,
+    exif: bytes | Image.Exif | None = None,
+    icc_profile: bytes | None = None,
+    xmp: bytes | str | None = None,
 ) -> bytes:
-    """Encode ``image`` as a complete ``.rgc`` file; see the module docstring for the limits."""
+    """Encode ``image`` as a complete ``.rgc`` file; see the module docstring for the limits.
+
+    ``exif``, ``icc_profile`` and ``xmp`` are stored as given (:func:`metadata_chunks`);
+    nothing is taken from ``image.info`` here (the Pillow plugin decides that).
+    """
     if quality is None and iterations is None and max_bytes is None:
         quality = DEFAULT_QUALITY
     if iterations is not None and iterations < 1:
         raise ValueError(f"iterations must be at least 1, not {iterations}")
     if image.width < 1 or image.height < 1:
         raise ValueError("cannot encode an empty image")
+    ancillary = metadata_chunks(exif, icc_profile, xmp)
+    image = storable(image)
+    mode = image.mode
+    alpha_data = alpha.encode(np.asarray(image.getchannel("A"))) if mode.endswith("A") else None
     loaded = load_model(model or DEFAULT_MODEL)
     info = loaded.info
-    pixels, mode = _network_pixels(image)
+    pixels = _network_pixels(image)
     target = None if quality is None or quality == 1 else _target_ms_ssim(quality)
     reference = output_pixels(pixels, mode)
     header = container.Header(
@@ -85,12 +185,17 @@ def encode(
         code_channels=info.code_channels,
         code_stride=info.code_stride,
         iterations=1,
+        version=container.version_for(mode),
     )
     limit = min(iterations or info.iterations, info.iterations)
     budget = max_bytes if max_bytes is not None else float("inf")
     payloads: list[tuple[int, bytes]] = []
     raw_size = header.raw_payload_size()
-    file_bytes = len(container.write(header, [(entropy.RAW, bytes(raw_size))])) - CHUNK_OVERHEAD - raw_size
+    file_bytes = (
+        len(container.write(header, [(entropy.RAW, bytes(raw_size))], ancillary, alpha_data))
+        - CHUNK_OVERHEAD
+        - raw_size
+    )
 
     def keep_going(bitplanes: list[np.ndarray], reconstruction: np.ndarray) -> bool:
         nonlocal file_bytes
@@ -104,7 +209,11 @@ def encode(
     codec.encode_pixels(loaded, pixels, limit, keep_going)
     if not payloads:
         raise ValueError(f"max_bytes={max_bytes} is too small: one iteration needs {file_bytes} bytes")
-    return container.write(dataclasses.replace(header, iterations=len(payloads)), payloads)
+    codings = [coding for coding, _ in payloads]  # a coding-1 chunk makes the file 2.0
+    final = dataclasses.replace(
+        header, iterations=len(payloads), version=container.version_for(mode, codings)
+    )
+    return container.write(final, payloads, ancillary, alpha_data)
 
 
 def read_bitplanes(parsed: container.Container, iterations: int | None = None) -> list[np.ndarray]:
@@ -127,23 +236,59 @@ def load_model_for(header: container.Header):
     return loaded
 
 
+class Decoder:
+    """Decodes one file, and goes on where it stopped when more of it has arrived (a stream).
+
+    ``pixels`` runs the decoder network once per iteration it has not run yet,
+    so a picture shown after every new iteration costs one decode in all.
+    """
+
+    def __init__(self, header: container.Header):
+        self.header = header
+        self.reconstruction = codec.Reconstruction(load_model_for(header), header.height, header.width)
+        self.alpha: np.ndarray | None = None
+
+    def pixels(self, parsed: container.Container, iterations: int | None = None) -> np.ndarray:
+        """Pixels of the first ``iterations`` complete iterations of ``parsed`` (all by default).
+
+        (H,W) for L, (H,W,2) for LA, (H,W,3) for RGB, (H,W,4) for RGBA.
+        """
+        header = self.header
+        if parsed.header != header:
+            raise ValueError("the data is not the file this decoder began")
+        wanted = min(iterations or len(parsed.iterations), len(parsed.iterations))
+        if not wanted:
+            raise ValueError("no iteration to decode")
+        if wanted < self.reconstruction.count:  # fewer than already decoded: start again
+            self.reconstruction = codec.Reconstruction(self.reconstruction.model, header.height, header.width)
+        for bits in read_bitplanes(parsed, wanted)[self.reconstruction.count :]:
+            self.reconstruction.add(bits)
+        pixels = output_pixels(self.reconstruction.pixels(), header.mode)
+        if parsed.alpha is None:
+            return pixels
+        if self.alpha is None:
+            self.alpha = alpha.decode(parsed.alpha, header.width, header.height)
+        return np.dstack([pixels, self.alpha])
+
+
 def decode_array(parsed: container.Container, iterations: int | None = None) -> np.ndarray:
-    """Pixels of a parsed file: (H,W,3) for RGB, (H,W) for L."""
-    header = parsed.header
-    pixels = codec.decode_pixels(
-        load_model_for(header), read_bitplanes(parsed, iterations), header.height, header.width
-    )
-    return output_pixels(pixels, header.mode)
+    """Pixels of a parsed file: (H,W) for L, (H,W,2) for LA, (H,W,3) for RGB, (H,W,4) for RGBA."""
+    return Decoder(parsed.header).pixels(parsed, iterations)
 
 
 def decode(data: bytes, iterations: int | None = None) -> Image.Image:
-    """Decode ``.rgc`` bytes (complete or cut) using at most ``iterations`` iterations."""
+    """Decode ``.rgc`` bytes (complete or cut) using at most ``iterations`` iterations.
+
+    The file's metadata is in ``info`` under Pillow's keys (:func:`metadata_info`).
+    """
     parsed = container.read(data)
-    return Image.fromarray(decode_array(parsed, iterations), parsed.header.mode)
+    image = Image.fromarray(decode_array(parsed, iterations), parsed.header.mode)
+    image.info.update(metadata_info(parsed.ancillary))
+    return image
 
 
 def info(data: bytes) -> dict[str, Any]:
-    """What a file holds, without decoding it: size, mode, model and every iteration chunk."""
+    """What a file holds, without decoding it: size, mode, model, alpha, metadata, every iteration chunk."""
     parsed = container.read(data)
     header = parsed.header
     raw_bits = int(np.prod(header.code_shape()))
@@ -157,6 +302,8 @@ def info(data: bytes) -> dict[str, Any]:
         "iterations_written": header.iterations,
         "iterations_present": len(parsed.iterations),
         "complete": parsed.complete,
+        "alpha": parsed.alpha is not None,
+        "metadata": sorted(METADATA_KEYS[name] for name in parsed.ancillary),
         "file_bytes": len(data),
         "raw_bits_per_iteration": raw_bits,
         "chunks": [

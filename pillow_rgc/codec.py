@@ -67,17 +67,40 @@ def encode_pixels(
     return bitplanes
 
 
+class Reconstruction:
+    """A decode that goes on as bitplanes arrive: one decoder step per added bitplane.
+
+    A file fed piece by piece (``ImageFile.Parser``) shows a better picture each
+    time another iteration is complete; keeping the decoder states here makes
+    that cost one decode in all, not one per look.
+    """
+
+    def __init__(self, model: LoadedModel, height: int, width: int):
+        padded_h, padded_w = padded_size(height, width, model.info.code_stride)
+        self.model = model
+        self.height, self.width = height, width
+        self.states = model.zero_decoder_states(padded_h, padded_w)
+        self.value = np.zeros((1, 3, padded_h, padded_w), np.float32)
+        self.count = 0
+
+    def add(self, bits: np.ndarray) -> None:
+        delta, self.states = self.model.decode_step(_as_signs(bits), self.states)
+        self.value += delta
+        self.count += 1
+
+    def pixels(self) -> np.ndarray:
+        """(height,width,3) uint8 pixels of the bitplanes added so far."""
+        return to_pixels(self.value, self.height, self.width)
+
+
 def _reconstructions(
     model: LoadedModel, bitplanes: list[np.ndarray], height: int, width: int
 ) -> Iterator[np.ndarray]:
     """The padded float reconstruction after each bitplane (one array, updated in place)."""
-    padded_h, padded_w = padded_size(height, width, model.info.code_stride)
-    states = model.zero_decoder_states(padded_h, padded_w)
-    reconstruction = np.zeros((1, 3, padded_h, padded_w), np.float32)
+    reconstruction = Reconstruction(model, height, width)
     for bits in bitplanes:
-        delta, states = model.decode_step(_as_signs(bits), states)
-        reconstruction += delta
-        yield reconstruction
+        reconstruction.add(bits)
+        yield reconstruction.value
 
 
 def decode_iterations(

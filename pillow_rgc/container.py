@@ -1,11 +1,12 @@
-"""The ``.rgc`` container, version 1.0: the format of ``spec/rgc.md`` as code.
+"""The ``.rgc`` container, versions 1.0 and 2.0: the format of ``spec/rgc.md`` as code.
 
 A file is an 8-byte signature followed by PNG-style chunks (length, type, data,
 CRC-32), all integers big-endian::
 
-    SIGNATURE  HEAD  [exif] [iccp] [xmpd] [other ancillary]  ITER 0  ITER 1 ...  IEND
+    SIGNATURE  HEAD  [ALPH]  [exif] [iccp] [xmpd] [other ancillary]  ITER 0  ITER 1 ...  IEND
 
-``HEAD`` says what the picture and the model are, each ``ITER`` holds one bitplane
+``HEAD`` says what the picture and the model are, ``ALPH`` (2.0, modes LA and
+RGBA only) holds the alpha plane, each ``ITER`` holds one bitplane
 of the progressive codec, ``IEND`` says the file is whole.  Because every
 iteration is a chunk of its own, a file cut anywhere after its first complete
 ``ITER`` still decodes, at a lower quality.  The reader therefore tells three
@@ -45,20 +46,41 @@ from construct import (
     this,
 )
 
+from . import entropy
+
 SIGNATURE = b"\x89RGC\r\n\x1a\n"
 """As PNG's: the high byte catches 7-bit channels, CR LF and LF catch newline
 conversion, ^Z stops a DOS ``type``."""
 
 FORMAT_VERSION = (1, 0)
-"""(major, minor) written by this module.  A minor bump adds only things an older
-reader may ignore; a reader refuses any major version other than 1."""
+"""(major, minor) written by this module for files without alpha.  A minor bump
+adds only things an older reader may ignore; a major bump anything else."""
+
+ALPHA_VERSION = (2, 0)
+"""Written for files with an alpha channel: 2.0 adds the critical ALPH chunk and
+the HEAD modes LA and RGBA, which a 1.x reader must refuse."""
+
+READ_MAJORS = (1, 2)
+"""Major versions this reader reads; it refuses any other."""
+
+CODING_RAW = 0
+CODING_CONTEXT = 1
+
+CODING_VERSION = {CODING_RAW: FORMAT_VERSION, CODING_CONTEXT: (2, 0)}
+"""The first format version of each ITER coding.  2.0 adds coding 1 (context-coded
+bits, ``entropy.py``), which a 1.x reader refuses as an unsupported coding, so a
+file with a coding-1 chunk is written as 2.0; a file whose chunks are all coding 0
+(and without alpha) stays 1.0."""
 
 MAX_DIMENSION = 1 << 24
 """Largest width or height; keeps the code shape and payload sizes of a forged
 header within reach of a chunk length."""
 
-MODE_CHANNELS = {"L": 1, "RGB": 3}
+MODE_CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 """Pillow mode -> the byte stored in HEAD, which is the channel count."""
+
+ALPHA_MODES = {"LA", "RGBA"}
+"""Modes with an alpha channel: their files hold one ALPH chunk (version 2.0 on)."""
 
 KNOWN_ANCILLARY = {"exif", "iccp", "xmpd"}
 """Ancillary chunk types this reader stores in ``Container.ancillary``: raw EXIF
@@ -74,8 +96,6 @@ many bytes in any 1.x version, so an absurd length is told from a cut."""
 
 MAX_HEAD_LENGTH = 65535
 """Largest HEAD data length in a 1.x file with minor > 0 (room for new fields)."""
-
-CODING_RAW = 0
 
 _MODES = {channels: mode for mode, channels in MODE_CHANNELS.items()}
 _MODEL_ID = re.compile(r"[a-z0-9._-]{1,64}")
@@ -129,7 +149,7 @@ class UnsupportedVersionError(RGCFormatError):
 
     def __init__(self, version: tuple[int, int]):
         major, minor = version
-        super().__init__(f"RGC format version {major}.{minor} is not supported (this reader reads 1.x)")
+        super().__init__(f"RGC format version {major}.{minor} is not supported (this reader reads 1.x, 2.x)")
         self.version = version
 
 
@@ -191,7 +211,18 @@ def _header_problem(h: Header) -> str | None:
             return f"bad {field}"
     if _ITER_FIXED + h.raw_payload_size() + MAX_ITER_OVERHEAD > MAX_CHUNK_LENGTH:
         return "code too large for an ITER chunk"
+    if h.mode in ALPHA_MODES and h.version < ALPHA_VERSION:
+        return f"mode {h.mode} needs format version {ALPHA_VERSION[0]}.{ALPHA_VERSION[1]} or later"
     return None
+
+
+def version_for(mode: str, codings=()) -> tuple[int, int]:
+    """The version this module writes for a picture of ``mode`` with ITER ``codings``.
+
+    Alpha needs 2.0, and so does any coding-1 chunk; anything else is 1.0.
+    """
+    base = ALPHA_VERSION if mode in ALPHA_MODES else FORMAT_VERSION
+    return max([base, *(CODING_VERSION[coding] for coding in codings)])
 
 
 @dataclass(frozen=True)
@@ -206,6 +237,16 @@ class IterationChunk:
 
 
 @dataclass(frozen=True)
+class AlphaChunk:
+    """The complete, CRC-checked ALPH chunk: how the alpha plane is stored, and the stored bytes."""
+
+    offset: int
+    chunk_index: int
+    method: int
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Container:
     """What ``read`` found: the header, the decodable iterations, and whether the file was whole."""
 
@@ -213,6 +254,18 @@ class Container:
     iterations: list[IterationChunk]
     ancillary: dict[str, bytes]
     complete: bool
+    corrupt: str | None = None
+    alpha: AlphaChunk | None = None
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What ``scan`` found from the chunk frames: like ``Container`` but with counts instead of payloads."""
+
+    header: Header
+    iterations: int
+    complete: bool
+    ancillary: dict[str, bytes]
     corrupt: str | None = None
 
 
@@ -247,6 +300,10 @@ _HEAD_PREFIX = len(SIGNATURE) + _FRAME.sizeof() + 2  # through the version bytes
 _ITER = Struct("index" / Int16ub, "coding" / Int8ub, "payload" / GreedyBytes)
 _ITER_FIXED = 3  # ITER data bytes before the payload
 
+_ALPH = Struct("method" / Int8ub, "data" / GreedyBytes)
+ALPHA_METHODS = {0}
+"""ALPH methods this reader knows: 0 = zlib of the alpha plane (``alpha.py``)."""
+
 
 def _chunk(chunk_type: bytes, data: bytes) -> bytes:
     return _CHUNK.build({"type": chunk_type, "data": data})
@@ -268,28 +325,46 @@ def _is_critical(chunk_type: bytes) -> bool:
 
 
 def write(
-    header: Header, payloads: list[tuple[int, bytes]], ancillary: dict[str, bytes] | None = None
+    header: Header,
+    payloads: list[tuple[int, bytes]],
+    ancillary: dict[str, bytes] | None = None,
+    alpha: bytes | None = None,
 ) -> bytes:
-    """A complete file: HEAD, the ancillary chunks, one ITER per ``(coding, payload)``, IEND.
+    """A complete file: HEAD, ALPH, the ancillary chunks, one ITER per ``(coding, payload)``, IEND.
 
+    ``alpha`` is the ALPH chunk data, given exactly when the mode has alpha.
     Refuses (``ValueError``) anything a reader would refuse, so a written file
-    always reads back.  Only version 1.0 and coding 0 are written.
+    always reads back.  Only ``version_for(header.mode, codings)`` is written.
     """
-    if header.version != FORMAT_VERSION:
-        raise ValueError(f"can only write version {FORMAT_VERSION}, not {header.version}")
+    codings = [coding for coding, _ in payloads]
+    for index, coding in enumerate(codings):
+        if coding not in CODING_VERSION:
+            raise ValueError(f"unsupported coding {coding} for iteration {index}")
+    if header.version != version_for(header.mode, codings):
+        raise ValueError(
+            f"can only write version {version_for(header.mode, codings)} for mode {header.mode} "
+            f"with codings {sorted(set(codings))}, not {header.version}"
+        )
     if len(payloads) != header.iterations:
         raise ValueError(f"{len(payloads)} payloads for a header of {header.iterations} iterations")
+    if (alpha is not None) != (header.mode in ALPHA_MODES):
+        raise ValueError(f"an ALPH chunk goes with the modes LA and RGBA only, not {header.mode}")
     chunks = [SIGNATURE, _chunk(b"HEAD", _build_head(header))]
+    if alpha is not None:
+        if not alpha or alpha[0] not in ALPHA_METHODS:
+            raise ValueError("ALPH data must start with a known method byte")
+        chunks.append(_chunk(b"ALPH", alpha))
     for name, data in (ancillary or {}).items():
         chunk_type = name.encode("latin-1")
         if not _CHUNK_TYPE.fullmatch(chunk_type) or _is_critical(chunk_type):
             raise ValueError(f"{name!r} is not an ancillary chunk type (4 letters, the first lowercase)")
         chunks.append(_chunk(chunk_type, data))
     for index, (coding, payload) in enumerate(payloads):
-        if coding != CODING_RAW:
-            raise ValueError(f"unsupported coding {coding} for iteration {index}")
-        if len(payload) != header.raw_payload_size():
+        if coding == CODING_RAW and len(payload) != header.raw_payload_size():
             raise ValueError(f"iteration {index}: {len(payload)} bytes, expected {header.raw_payload_size()}")
+        problem = _payload_problem(header, coding, payload, index)
+        if problem:
+            raise ValueError(f"iteration {index}: {problem}")
         chunks.append(_chunk(b"ITER", _ITER.build({"index": index, "coding": coding, "payload": payload})))
     chunks.append(_IEND)
     return b"".join(chunks)
@@ -336,7 +411,7 @@ def _head_end(prefix: bytes) -> int:
     if len(prefix) < _HEAD_PREFIX:
         raise _truncated(len(prefix))
     major, minor = prefix[_HEAD_PREFIX - 2 : _HEAD_PREFIX]
-    if major != FORMAT_VERSION[0]:
+    if major not in READ_MAJORS:
         raise UnsupportedVersionError((major, minor))
     longest = _HEAD_FIXED + 64 if minor == 0 else MAX_HEAD_LENGTH  # 64: the longest model_id
     if not _HEAD_FIXED + 1 <= frame.length <= longest:
@@ -402,6 +477,7 @@ class _Walk:
         self.chunk_index = 1
         self.iterations = 0
         self.seen_ancillary: set[str] = set()
+        self.seen_alpha = False
 
     def corrupt(self, reason: str, chunk_type: bytes, offset: int) -> CorruptChunkError:
         return CorruptChunkError(reason, _type_name(chunk_type), self.chunk_index, offset)
@@ -419,6 +495,8 @@ class _Walk:
             return f"length {length} above 2^31-1"
         if chunk_type == b"ITER":
             return self._iter_frame_problem(length)
+        if chunk_type == b"ALPH" and self.header.version >= ALPHA_VERSION:
+            return self._alpha_frame_problem(length)
         if chunk_type == b"IEND":
             if length:
                 return f"data length {length}, must be 0"
@@ -439,11 +517,24 @@ class _Walk:
             return f"data length {length} outside {_ITER_FIXED}..{longest}"
         if self.iterations >= self.header.iterations:
             return f"more ITER chunks than the header's {self.header.iterations} iterations"
+        if self.header.mode in ALPHA_MODES and not self.seen_alpha:
+            return f"no ALPH chunk before the first ITER of a {self.header.mode} file"
+        return None
+
+    def _alpha_frame_problem(self, length: int) -> str | None:
+        if self.header.mode not in ALPHA_MODES:
+            return f"ALPH chunk in a {self.header.mode} file, which has no alpha"
+        if self.seen_alpha:  # an ALPH after ITER 0 is one too: ITER 0 needs one before it
+            return "duplicate chunk"
+        if length < 1:
+            return "data length 0, must hold at least the method byte"
         return None
 
     def accept(self, chunk_type: bytes) -> None:
         if chunk_type == b"ITER":
             self.iterations += 1
+        elif chunk_type == b"ALPH":
+            self.seen_alpha = True
         elif _type_name(chunk_type) in KNOWN_ANCILLARY:
             self.seen_ancillary.add(_type_name(chunk_type))
         self.chunk_index += 1
@@ -465,6 +556,7 @@ def read(data: bytes, on_corrupt: str = "raise") -> Container:
     walk = _Walk(header)
     iterations: list[IterationChunk] = []
     ancillary: dict[str, bytes] = {}
+    alpha = None
     complete, corrupt = False, None
     try:
         while offset + _FRAME.sizeof() <= len(data):
@@ -476,6 +568,8 @@ def read(data: bytes, on_corrupt: str = "raise") -> Container:
             chunk = _checked_chunk(data[offset:end], walk.chunk_index, offset)
             if frame.type == b"ITER":
                 iterations.append(_iteration(walk, chunk.data, offset))
+            elif frame.type == b"ALPH":
+                alpha = _alpha(walk, chunk.data, offset)
             elif _type_name(frame.type) in KNOWN_ANCILLARY:
                 ancillary[_type_name(frame.type)] = chunk.data
             walk.accept(frame.type)
@@ -489,35 +583,62 @@ def read(data: bytes, on_corrupt: str = "raise") -> Container:
         corrupt = str(error)
     if not iterations:
         raise _truncated(len(data))
-    return Container(header, iterations, ancillary, complete, corrupt)
+    return Container(header, iterations, ancillary, complete, corrupt, alpha)
+
+
+def _alpha(walk: _Walk, data: bytes, offset: int) -> AlphaChunk:
+    """The fields of a CRC-checked ALPH chunk; its method must be known (``alpha.decode`` checks the rest)."""
+    fields = _ALPH.parse(data)
+    if fields.method not in ALPHA_METHODS:
+        raise walk.corrupt(f"unsupported alpha method {fields.method}", b"ALPH", offset)
+    return AlphaChunk(offset, walk.chunk_index, fields.method, fields.data)
 
 
 def _iteration(walk: _Walk, data: bytes, offset: int) -> IterationChunk:
     """The fields of a CRC-checked ITER chunk, checked against the walk so far and the header."""
     fields = _ITER.parse(data)
-    raw_size = walk.header.raw_payload_size()
+    problem = _iteration_problem(walk, fields)
+    if problem:
+        raise walk.corrupt(problem, b"ITER", offset)
+    size = _FRAME.sizeof() + len(data) + 4
+    return IterationChunk(fields.index, offset, size, fields.coding, fields.payload)
+
+
+def _iteration_problem(walk: _Walk, fields) -> str | None:
+    header, coding = walk.header, fields.coding
     if fields.index != walk.iterations:
-        problem = f"iteration index {fields.index}, expected {walk.iterations} (duplicate, gap or reorder)"
-    elif fields.coding != CODING_RAW:
-        problem = f"unsupported coding {fields.coding}"
-    elif len(fields.payload) != raw_size:
-        problem = f"payload of {len(fields.payload)} bytes, expected {raw_size}"
-    else:
-        size = _FRAME.sizeof() + len(data) + 4
-        return IterationChunk(fields.index, offset, size, fields.coding, fields.payload)
-    raise walk.corrupt(problem, b"ITER", offset)
+        return f"iteration index {fields.index}, expected {walk.iterations} (duplicate, gap or reorder)"
+    if coding not in CODING_VERSION:
+        return f"unsupported coding {coding}"
+    if header.version < CODING_VERSION[coding]:
+        need, have = CODING_VERSION[coding], header.version
+        return f"coding {coding} in a version {have[0]}.{have[1]} file (needs {need[0]}.{need[1]})"
+    if coding == CODING_RAW and len(fields.payload) != header.raw_payload_size():
+        return f"payload of {len(fields.payload)} bytes, expected {header.raw_payload_size()}"
+    return _payload_problem(header, coding, fields.payload, fields.index)
 
 
-def scan(fp) -> tuple[Header, int, bool]:
-    """Header, number of complete ITER chunks and whether IEND was reached, without reading payloads.
+def _payload_problem(header: Header, coding: int, payload: bytes, index: int) -> str | None:
+    """What is wrong with a coding-1 payload that shows without decoding it (``entropy.payload_problem``)."""
+    if coding != CODING_CONTEXT:
+        return None
+    return entropy.payload_problem(coding, payload, header.code_shape(), index)
+
+
+def scan(fp, on_corrupt: str = "raise") -> Scan:
+    """Header, number of complete ITER chunks, whether IEND was reached and the known ancillary chunks.
 
     For Pillow's ``_open``, which must stay cheap: reads the signature and
-    HEAD (CRC-checked), then only each chunk's 8-byte length and type, seeking
+    HEAD (CRC-checked) and the data of the known ancillary chunks (metadata,
+    CRC-checked), then only each other chunk's 8-byte length and type, seeking
     past the data.  Finds framing damage (absurd length, unknown critical or
     misplaced chunk) but not bad CRCs or fields inside ITER chunks; ``read``
-    finds those when the pixels are decoded.  Offsets count from the position
-    of ``fp`` on entry (0 for a file); ``fp`` is left after the last frame read.
+    finds those when the pixels are decoded.  ``on_corrupt`` is as in ``read``.
+    Offsets count from the position of ``fp`` on entry (0 for a file); ``fp``
+    is left after the last chunk read.
     """
+    if on_corrupt not in ("raise", "stop"):
+        raise ValueError(f"on_corrupt must be 'raise' or 'stop', not {on_corrupt!r}")
     start = fp.tell()
     size = fp.seek(0, io.SEEK_END) - start
     fp.seek(start)
@@ -525,19 +646,32 @@ def scan(fp) -> tuple[Header, int, bool]:
     head_end = _head_end(prefix)
     header, offset = _read_head(prefix + fp.read(head_end - len(prefix)))
     walk = _Walk(header)
-    while offset + _FRAME.sizeof() <= size:
-        fp.seek(start + offset)
-        frame = _FRAME.parse(fp.read(_FRAME.sizeof()))
-        walk.check_frame(offset, frame.length, frame.type)
-        offset += _FRAME.sizeof() + frame.length + 4
-        if offset > size:
-            break
-        walk.accept(frame.type)
-        if frame.type == b"IEND":
-            return header, walk.iterations, True
+    ancillary: dict[str, bytes] = {}
+    complete, corrupt = False, None
+    try:
+        while offset + _FRAME.sizeof() <= size:
+            fp.seek(start + offset)
+            frame = _FRAME.parse(fp.read(_FRAME.sizeof()))
+            walk.check_frame(offset, frame.length, frame.type)
+            end = offset + _FRAME.sizeof() + frame.length + 4
+            if end > size:
+                break
+            if _type_name(frame.type) in KNOWN_ANCILLARY:
+                fp.seek(start + offset)
+                chunk = _checked_chunk(fp.read(end - offset), walk.chunk_index, offset)
+                ancillary[_type_name(frame.type)] = chunk.data
+            walk.accept(frame.type)
+            if frame.type == b"IEND":
+                complete = True
+                break
+            offset = end
+    except CorruptChunkError as error:
+        if on_corrupt == "raise" or not walk.iterations:
+            raise
+        corrupt = str(error)
     if not walk.iterations:
         raise _truncated(size)
-    return header, walk.iterations, False
+    return Scan(header, walk.iterations, complete, ancillary, corrupt)
 
 
 # --- truncation --------------------------------------------------------------

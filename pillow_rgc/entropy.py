@@ -1,36 +1,686 @@
-"""Bitplanes <-> ``ITER`` payloads.
+"""Bitplanes <-> ``ITER`` payloads: coding 0 (raw bits) and coding 1 (context-modelled ANS).
 
-Format 1.0 defines one coding, 0: the bits packed as they are (spec: "Raw
-payload"). Each iteration's payload is coded knowing the earlier iterations'
-bitplanes, so that a context-modelling coder can use them while every
-iteration stays decodable after a cut.
+Coding 0 packs the bits as they are (spec: "Raw payload"). Coding 1 (format
+2.0, spec: "Context-coded payload") codes them with an ANS coder whose
+probabilities come from a small model that the encoder fits to each iteration
+of each file and sends in front of the coded bits (two passes, static per
+iteration), so it adapts to every file and to every model without assuming
+anything about their statistics:
+
+* the logit of the bit of channel ``c`` at a cell is
+  ``T[k] + a[c] + sum_j w[c][j] * s_j``, in units of 1/8 nat, where ``k`` is a
+  context shared by all channels (the lattice phase of the cell, the sum of its
+  already-decoded 4-neighbours in the same channel, and the channel's bit at
+  the same cell in the previous iteration), ``a[c]`` a per-channel bias, and
+  ``s_j`` = +-1 the bit at the same cell of a *parent*: another channel of this
+  iteration (a Chow-Liu tree over the channels plus extra parents, so the
+  graph is acyclic) or any channel of the previous iteration;
+* the logit is clamped to +-96 and mapped to a 24-bit probability by a fixed
+  table of integers (``P_ONE``): the decoder's probabilities involve no float,
+  so every machine decodes the same bits, whatever the networks compute;
+* the bits are coded in a fixed order: the 4 phases of a 2x2 lattice, then the
+  channels by their depth in the parent graph, then row-major. The bits of one
+  (phase, depth) group depend only on earlier groups, so the decoder handles a
+  group in one vectorised step and one call of ``constriction``'s ``AnsCoder``
+  (rANS, 32-bit words, 64-bit state, 24-bit probabilities), whose arithmetic
+  the spec gives in full.
+
+The encoder falls back to coding 0 whenever coding 1 would not be smaller. A
+payload depends only on the bits of the earlier iterations (the previous one),
+never on their payloads, so every complete iteration of a cut file decodes.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import constriction
 import numpy as np
 
 RAW = 0
+CONTEXT = 1
+CODINGS = (RAW, CONTEXT)
+
+PRECISION = 24
+"""Probabilities are integers out of 2**PRECISION, constriction's precision for its default coders."""
+
+LOGIT_LIMIT = 96
+"""Logits are integers in units of 1/8 nat, clamped to +-LOGIT_LIMIT (+-12 nat) before the table."""
+
+# fmt: off
+P_ONE = (
+    8388608, 8912214, 9431757, 9943296, 10443135, 10927921, 11394728, 11841108,
+    12265128, 12665372, 13040928, 13391352, 13716624, 14017088, 14293396, 14546446,
+    14777323, 14987245, 15177517, 15349491, 15504527, 15643971, 15769129, 15881257,
+    15981542, 16071101, 16150975, 16222125, 16285438, 16341724, 16391720, 16436096,
+    16475457, 16510351, 16541267, 16568648, 16592886, 16614335, 16633310, 16650091,
+    16664929, 16678045, 16689637, 16699880, 16708930, 16716925, 16723987, 16730224,
+    16735732, 16740596, 16744891, 16748683, 16752030, 16754986, 16757595, 16759898,
+    16761931, 16763726, 16765310, 16766708, 16767942, 16769031, 16769992, 16770841,
+    16771590, 16772251, 16772834, 16773349, 16773803, 16774204, 16774558, 16774870,
+    16775146, 16775389, 16775604, 16775793, 16775960, 16776108, 16776238, 16776353,
+    16776454, 16776544, 16776623, 16776693, 16776754, 16776808, 16776856, 16776898,
+    16776936, 16776969, 16776998, 16777023, 16777046, 16777066, 16777084, 16777099,
+    16777113,
+)
+# fmt: on
+"""2**24 * P(bit = +1) for the logits L = 0 .. 96: round(2**24 / (1 + exp(-L / 8))).
+
+For L < 0 it is 2**24 - P_ONE[-L]. The exact values are at least 0.008 from a
+rounding tie, so any correctly rounding evaluation of the formula gives them.
+"""
+
+PHASE_OFFSET = (0, 3, 8, 15)
+"""Context of a phase's cells: PHASE_OFFSET[phase] + the sum of the known 4-neighbours."""
+
+PLANE_CONTEXTS = 20
+"""Contexts from the phase and the neighbours; after the first iteration, + 20 if the previous bit was +1."""
+
+MAX_PARAMETER = (1 << 15) - 1
+"""Largest magnitude of a model parameter in a payload."""
+
+MAX_PARENTS = 3
+"""Parents in this iteration per channel that this encoder considers (the format allows more)."""
+
+MAX_PREVIOUS_PARENTS = 2
+"""Parents in the previous iteration per channel that this encoder considers."""
+
+MAX_DEPTH = 16
+"""Depth levels of the parent graph this encoder makes at most: the decoder runs 4 x depth groups."""
+
+PRUNE_ROUNDS = 2
+"""Rounds of fitting and dropping the parents that do not pay for themselves."""
+
+MIN_BITS = 64
+"""Bitplanes smaller than this are always stored raw: the model would outweigh them."""
+
+
+class PayloadError(ValueError):
+    """A coding-1 payload that breaks the spec (structure, parameters or coded words)."""
+
+
+# --- probabilities -----------------------------------------------------------
+
+_ONE = 1 << PRECISION
+_P_ONE_ALL = np.array(
+    [_ONE - P_ONE[-v] if v < 0 else P_ONE[v] for v in range(-LOGIT_LIMIT, LOGIT_LIMIT + 1)], np.int64
+)
+"""2**24 * P(+1) of every clamped logit, indexed by L + LOGIT_LIMIT."""
+
+
+def _constriction_p(p_one: np.ndarray) -> np.ndarray:
+    """The float ``p`` for which constriction's ``Bernoulli(perfect=False)`` codes with exactly ``p_one``.
+
+    constriction 0.5 quantizes ``[1 - p, p]`` with its "fast" categorical
+    quantizer to ``P(0) = floor((1 - p) * (2**24 - 2)) + 1`` (out of 2**24).
+    With ``1 - p = m / 2**24`` (exact in a double, as are all the products)
+    that is ``m`` for ``m <= 2**23`` and ``m - 1`` above, so ``m`` is picked to
+    land exactly on ``P(0) = 2**24 - p_one``. ``tests/test_entropy.py`` checks
+    the coded words against a plain-integer coder.
+    """
+    p_zero = _ONE - p_one
+    m = np.where(p_zero <= _ONE // 2, p_zero, p_zero + 1)
+    return (_ONE - m) / float(_ONE)
+
+
+_P_FLOAT = _constriction_p(_P_ONE_ALL)
+_COST_ONE = -np.log2(_P_ONE_ALL / _ONE)  # encoder only: bits to code +1 / -1 at each logit
+_COST_ZERO = -np.log2(1 - _P_ONE_ALL / _ONE)
+_BERNOULLI = constriction.stream.model.Bernoulli(perfect=False)
+
+
+def _probabilities(logits: np.ndarray) -> np.ndarray:
+    """constriction's ``p`` for every logit (clamped to +-LOGIT_LIMIT by the lookup), flattened."""
+    return np.take(_P_FLOAT, logits.ravel() + LOGIT_LIMIT, mode="clip")
+
+
+def _clamped(logits: np.ndarray) -> np.ndarray:
+    return np.clip(logits, -LOGIT_LIMIT, LOGIT_LIMIT) + LOGIT_LIMIT
+
+
+# --- the model and its bit-packed parameters ---------------------------------
+
+
+@dataclass
+class _Model:
+    """The parameters of one coding-1 payload; logits in units of 1/8 nat.
+
+    Parent ``j < channels`` is channel ``j`` of this iteration, ``j >=
+    channels`` channel ``j - channels`` of the previous one.
+    """
+
+    table: np.ndarray  # T[k]
+    bias: np.ndarray  # a[c]
+    parents: list[list[int]]
+    weights: list[list[int]]
+
+    def levels(self) -> np.ndarray:
+        """Depth of every channel among this iteration's parents: 0 without any, else 1 + the deepest's."""
+        levels = _levels([[j for j in p if j < len(self.bias)] for p in self.parents])
+        if levels is None:
+            raise PayloadError("the parents in this iteration form a cycle")
+        return levels
+
+
+def _levels(parents: list[list[int]]) -> np.ndarray | None:
+    """Depth of every node of a graph given by each node's parents (Kahn's order), or None on a cycle."""
+    count = len(parents)
+    children: list[list[int]] = [[] for _ in range(count)]
+    waiting = [len(p) for p in parents]
+    for c, chosen in enumerate(parents):
+        for parent in chosen:
+            children[parent].append(c)
+    levels = [0] * count
+    ready = [c for c in range(count) if not waiting[c]]
+    done = 0
+    while ready:
+        c = ready.pop()
+        done += 1
+        for child in children[c]:
+            levels[child] = max(levels[child], levels[c] + 1)
+            waiting[child] -= 1
+            if not waiting[child]:
+                ready.append(child)
+    return np.array(levels) if done == count else None
+
+
+def _index_width(sources: int) -> int:
+    """Bits of a parent index: enough for 0 .. sources - 1."""
+    return (sources - 1).bit_length()
+
+
+def _ue_bits(value: int) -> int:
+    return 2 * (value + 1).bit_length() - 1
+
+
+def _se_bits(value: int) -> int:
+    return _ue_bits(2 * value - 1 if value > 0 else -2 * value)
+
+
+class _BitWriter:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def u(self, value: int, width: int) -> None:
+        if width:
+            self.parts.append(format(value, f"0{width}b"))
+
+    def ue(self, value: int) -> None:
+        code = value + 1
+        self.parts.append("0" * (code.bit_length() - 1) + format(code, "b"))
+
+    def se(self, value: int) -> None:
+        self.ue(2 * value - 1 if value > 0 else -2 * value)
+
+    def tobytes(self) -> bytes:
+        text = "".join(self.parts)
+        text += "0" * (-len(text) % 8)
+        return int(text, 2).to_bytes(len(text) // 8, "big") if text else b""
+
+
+class _BitReader:
+    """Reads the parameters MSB first; turns the payload into a bit string 1 KB at a time."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.text = ""
+        self.position = 0
+
+    def _need(self, count: int) -> None:
+        while self.position + count > len(self.text):
+            start = len(self.text) // 8
+            if start >= len(self.data):
+                raise PayloadError("the payload ends inside the model parameters")
+            chunk = self.data[start : start + 1024]
+            self.text += format(int.from_bytes(chunk, "big"), f"0{8 * len(chunk)}b")
+
+    def u(self, width: int) -> int:
+        if not width:
+            return 0
+        self._need(width)
+        self.position += width
+        return int(self.text[self.position - width : self.position], 2)
+
+    def ue(self) -> int:
+        while (one := self.text.find("1", self.position)) < 0 and len(self.text) - self.position <= 16:
+            self._need(len(self.text) - self.position + 1)
+        if one < 0 or one - self.position > 16:
+            raise PayloadError("a parameter code longer than 33 bits")
+        zeros = one - self.position
+        self.position = one
+        return self.u(zeros + 1) - 1
+
+    def se(self) -> int:
+        code = self.ue()
+        value = (code + 1) // 2 if code & 1 else -(code // 2)
+        if abs(value) > MAX_PARAMETER:
+            raise PayloadError(f"parameter {value} outside +-{MAX_PARAMETER}")
+        return value
+
+    def end(self) -> int:
+        """Byte offset after the parameters: the rest of the last byte is padding."""
+        return -(-self.position // 8)
+
+
+def _write_model(model: _Model, sources: int) -> bytes:
+    out = _BitWriter()
+    for value in model.table:
+        out.se(int(value))
+    width = _index_width(sources)
+    for c, bias in enumerate(model.bias):
+        out.se(int(bias))
+        out.ue(len(model.parents[c]))
+        for parent, weight in zip(model.parents[c], model.weights[c]):
+            out.u(parent, width)
+            out.se(weight)
+    return out.tobytes()
+
+
+def _read_model(payload: bytes, channels: int, first: bool) -> tuple[_Model, int]:
+    """The parameters at the start of a payload, and the byte offset of the coded words after them."""
+    reader = _BitReader(payload)
+    table = np.array([reader.se() for _ in range(_contexts(first))], np.int64)
+    sources = channels if first else 2 * channels
+    width = _index_width(sources)
+    bias = np.zeros(channels, np.int64)
+    parents: list[list[int]] = []
+    weights: list[list[int]] = []
+    for c in range(channels):
+        bias[c] = reader.se()
+        count = reader.ue()
+        if count > sources - 1:
+            raise PayloadError(f"channel {c} has {count} parents, more than there are other planes")
+        parents.append([])
+        weights.append([])
+        for _ in range(count):
+            parent = reader.u(width)
+            if parent >= sources or parent == c or parent in parents[c]:
+                raise PayloadError(f"channel {c}: parent {parent} is out of range, itself or repeated")
+            parents[c].append(parent)
+            weights[c].append(reader.se())
+    model = _Model(table, bias, parents, weights)
+    model.levels()
+    return model, reader.end()
+
+
+# --- geometry ----------------------------------------------------------------
+
+
+def _contexts(first: bool) -> int:
+    return PLANE_CONTEXTS if first else 2 * PLANE_CONTEXTS
+
+
+def _phases(rows: int, columns: int):
+    """(phase, first row, first column, rows, columns) of each non-empty phase of the 2x2 lattice."""
+    for phase in range(4):
+        dy, dx = phase >> 1, phase & 1
+        count_y, count_x = (rows - dy + 1) // 2, (columns - dx + 1) // 2
+        if count_y and count_x:
+            yield phase, dy, dx, count_y, count_x
+
+
+def _view(dy: int, dx: int, count_y: int, count_x: int, oy: int = 0, ox: int = 0):
+    """Slices of a plane padded by one cell on each side: a phase's cells, moved by (oy, ox)."""
+    y, x = 1 + dy + oy, 1 + dx + ox
+    return slice(y, y + 2 * count_y - 1, 2), slice(x, x + 2 * count_x - 1, 2)
+
+
+_NEIGHBOURS = ((-1, 0), (1, 0), (0, -1), (0, 1))
+
+
+# --- encoding ----------------------------------------------------------------
 
 
 def encode_bitplane(bits: np.ndarray, earlier: list[np.ndarray]) -> tuple[int, bytes]:
-    """(coding, payload) of one bitplane; ``earlier`` are the bitplanes of the previous iterations."""
-    return RAW, np.packbits(bits.ravel()).tobytes()
+    """(coding, payload) of one bitplane; ``earlier`` are the bitplanes of the previous iterations.
+
+    Coding 1 when its payload is smaller than the raw bits, else coding 0.
+    """
+    bits = np.asarray(bits, bool)
+    raw = np.packbits(bits.ravel()).tobytes()
+    if bits.size < MIN_BITS:
+        return RAW, raw
+    payload = encode_context(bits, earlier)
+    return (CONTEXT, payload) if len(payload) < len(raw) else (RAW, raw)
+
+
+def encode_context(bits: np.ndarray, earlier: list[np.ndarray]) -> bytes:
+    """The coding-1 payload of a bitplane, whatever its size (``encode_bitplane`` picks the smaller)."""
+    bits = np.asarray(bits, bool)
+    previous = np.asarray(earlier[-1], bool) if earlier else None
+    channels, rows, columns = bits.shape
+    signs = np.where(bits, 1, -1).astype(np.int8)
+    phase_of = (np.arange(rows)[:, None] & 1) * 2 + (np.arange(columns)[None, :] & 1)
+    sources = bits if previous is None else np.concatenate([bits, previous])
+    # every cell's context, and the bits of all planes, phase after phase: (planes, cells)
+    contexts, cells = [], []
+    for phase, dy, dx, count_y, count_x in _phases(rows, columns):
+        known = np.pad(signs * (phase_of < phase), ((0, 0), (1, 1), (1, 1)))
+        near = sum(known[(slice(None), *_view(dy, dx, count_y, count_x, oy, ox))] for oy, ox in _NEIGHBOURS)
+        k = PHASE_OFFSET[phase] + near.astype(np.int64)
+        if previous is not None:
+            k += PLANE_CONTEXTS * previous[:, dy::2, dx::2]
+        contexts.append(k.reshape(channels, -1))
+        cells.append(sources[:, dy::2, dx::2].reshape(len(sources), -1))
+    k = np.concatenate(contexts, axis=1)
+    planes = np.concatenate(cells, axis=1)
+    model = _fit(k, planes, _contexts(previous is None))
+
+    logits = model.table[k] + model.bias[:, None]
+    plane_signs = planes.astype(np.int64) * 2 - 1
+    for c, (parents, weights) in enumerate(zip(model.parents, model.weights)):
+        for parent, weight in zip(parents, weights):
+            logits[c] += weight * plane_signs[parent]
+    # the coding order: phase, then channels by (depth, index), then row-major
+    order = np.lexsort((np.arange(channels), model.levels()))
+    starts = np.cumsum([0] + [part.shape[1] for part in contexts])
+    phase_parts = [np.s_[order, start:end] for start, end in zip(starts[:-1], starts[1:])]
+    symbols = np.concatenate([planes[part].ravel() for part in phase_parts]).astype(np.int32)
+    probabilities = _probabilities(np.concatenate([logits[part].ravel() for part in phase_parts]))
+    coder = constriction.stream.stack.AnsCoder()
+    coder.encode_reverse(symbols, _BERNOULLI, probabilities)
+    words = coder.get_compressed().astype(">u4").tobytes()
+    return _write_model(model, len(sources)) + words
+
+
+# --- fitting (encoder only: any parameters decode; these are merely good ones) --
+
+
+def _mutual_information(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mutual information (bits) between every row of ``a`` and every row of ``b`` (boolean, same cells).
+
+    The joint counts come from popcounts of packed bits: exact, and no BLAS
+    call, whose threads fight over a busy machine.
+    """
+    n = a.shape[1]
+    packed_a, packed_b = np.packbits(a, axis=1), np.packbits(b, axis=1)
+    n11 = np.stack([np.bitwise_count(row & packed_b).sum(axis=1, dtype=np.int64) for row in packed_a])
+    ones_a, ones_b = a.sum(axis=1)[:, None], b.sum(axis=1)[None, :]
+    joint = np.stack([n - ones_a - ones_b + n11, ones_b - n11, ones_a - n11, n11]) / n  # 00 01 10 11
+    pa, pb = ones_a / n, ones_b / n
+    marginal = np.stack([(1 - pa) * (1 - pb), (1 - pa) * pb, pa * (1 - pb), pa * pb])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(joint > 0, joint * np.log2(joint / marginal), 0.0)
+    return np.nan_to_num(terms.sum(axis=0))
+
+
+def _choose_parents(planes: np.ndarray, channels: int) -> list[list[int]]:
+    """Candidate parents: a Chow-Liu tree in this iteration plus extra parents, and previous-iteration ones.
+
+    The tree (maximum spanning tree by mutual information) is grown as Prim's
+    algorithm does from the channel whose best partner helps least, only from
+    channels less than MAX_DEPTH - 1 deep; extra parents come from shallower
+    channels, so the graph stays acyclic and no deeper. From the previous
+    iteration (planes ``channels`` on), the channels that tell most about a
+    channel, besides its own previous bit (already in the context).
+    """
+    current = planes[:channels]
+    parents: list[list[int]] = [[] for _ in range(channels)]
+    if channels > 1:
+        mi = _mutual_information(current, current)
+        np.fill_diagonal(mi, -1.0)
+        level = np.full(channels, -1)
+        root = int(np.argmin(mi.max(axis=1)))
+        level[root] = 0
+        order = [root]
+        for _ in range(channels - 1):
+            open_ = (level >= 0) & (level < MAX_DEPTH - 1)
+            score = np.where((level < 0)[:, None] & open_[None, :], mi, -np.inf)
+            c, j = np.unravel_index(int(np.argmax(score)), score.shape)
+            parents[c].append(int(j))
+            level[c] = level[j] + 1
+            order.append(int(c))
+        for c in order[1:]:
+            shallower = [j for j in order if level[j] < level[c] and j not in parents[c]]
+            shallower.sort(key=lambda j: -mi[c, j])
+            parents[c].extend(shallower[: MAX_PARENTS - 1])
+    if len(planes) > channels:
+        mi = _mutual_information(current, planes[channels:])
+        np.fill_diagonal(mi, -1.0)
+        best = np.argsort(-mi, axis=1, kind="stable")[:, :MAX_PREVIOUS_PARENTS]
+        for c in range(channels):
+            parents[c].extend(channels + int(j) for j in best[c])
+    return parents
+
+
+def _fit(k: np.ndarray, planes: np.ndarray, contexts: int) -> _Model:
+    """Good parameters for the bits ``planes[:channels]`` in contexts ``k``; the other planes are parents."""
+    channels = k.shape[0]
+    parents = _choose_parents(planes, channels)
+    start = None
+    for _ in range(PRUNE_ROUNDS):
+        cells = _Cells(k, planes, contexts, parents)
+        fitted = _fit_float(cells, parents, start)
+        model = _quantize(*fitted, parents)
+        kept = _prune(model, cells, len(planes))
+        if kept == parents:
+            return model
+        table, bias, weights = fitted  # warm start: the kept parents keep their weights
+        start = (
+            table,
+            bias,
+            [[weights[c][parents[c].index(j)] for j in chosen] for c, chosen in enumerate(kept)],
+        )
+        parents = kept
+    cells = _Cells(k, planes, contexts, parents)
+    return _quantize(*_fit_float(cells, parents, start), parents)
+
+
+class _Cells:
+    """The cells that occur, by channel, context and pattern of the parents' bits, with their bit counts.
+
+    ``patterns`` is the (2**P, 1 + P) matrix of [1, parent signs] of every
+    pattern, P the most parents of a channel.
+    """
+
+    def __init__(self, k: np.ndarray, planes: np.ndarray, contexts: int, parents: list[list[int]]):
+        channels = k.shape[0]
+        most = max((len(p) for p in parents), default=0)
+        pattern = np.zeros(k.shape, np.int64)
+        for c, chosen in enumerate(parents):
+            for j, parent in enumerate(chosen):
+                pattern[c] |= planes[parent].astype(np.int64) << j
+        index = ((np.arange(channels)[:, None] * contexts + k) << most | pattern) * 2 + planes[:channels]
+        counts = np.bincount(index.ravel(), minlength=channels * (contexts << most) * 2).reshape(-1, 2)
+        cell = np.flatnonzero(counts.sum(axis=1))
+        self.zeros, self.ones = counts[cell, 0].astype(np.float64), counts[cell, 1].astype(np.float64)
+        self.total = self.zeros + self.ones
+        self.pattern = cell & ((1 << most) - 1)
+        self.context = (cell >> most) % contexts
+        self.channel = (cell >> most) // contexts
+        self.channels, self.contexts, self.most = channels, contexts, most
+        signs = ((np.arange(1 << most)[:, None] >> np.arange(most)[None, :]) & 1) * 2.0 - 1.0
+        self.patterns = np.concatenate([np.ones((1 << most, 1)), signs], axis=1)
+
+    def by_channel_and_pattern(self, values: np.ndarray) -> np.ndarray:
+        """Sums of per-cell ``values`` by (channel, pattern)."""
+        size = 1 << self.most
+        sums = np.bincount(self.channel * size + self.pattern, values, minlength=self.channels * size)
+        return sums.reshape(self.channels, size)
+
+
+def _fit_float(cells: _Cells, parents, start=None, ridge=0.05):
+    """Maximum-likelihood T, a, w (in nat, lightly regularised) by alternating Newton steps on the cells."""
+    size = cells.patterns.shape[1]
+    mask = np.zeros((cells.channels, size))
+    for c, chosen in enumerate(parents):
+        mask[c, : 1 + len(chosen)] = 1.0
+    theta = np.zeros((cells.channels, size))  # a, w...
+    table = np.zeros(cells.contexts)
+    if start is not None:  # a previous fit: T, a and the weights of each channel's parents
+        table, theta[:, 0] = start[0].copy(), start[1]
+        for c, weights in enumerate(start[2]):
+            theta[c, 1 : 1 + len(weights)] = weights
+    rounds = 12 if start is None else 6
+
+    def residuals():
+        by_pattern = np.einsum("cj,sj->cs", theta, cells.patterns)
+        p = 1.0 / (1.0 + np.exp(-(table[cells.context] + by_pattern[cells.channel, cells.pattern])))
+        return cells.total * p - cells.ones, cells.total * p * (1 - p)
+
+    eye = np.eye(size)
+    for _ in range(rounds):
+        residual, weight = residuals()
+        residual, weight = cells.by_channel_and_pattern(residual), cells.by_channel_and_pattern(weight)
+        gradient = (np.einsum("cs,sj->cj", residual, cells.patterns) + ridge * theta) * mask
+        hessian = np.einsum("cs,si,sj->cij", weight, cells.patterns, cells.patterns) + ridge * eye
+        hessian = hessian * mask[:, :, None] * mask[:, None, :] + eye * (1 - mask[:, :, None])
+        step = np.linalg.solve(hessian, gradient[..., None])[..., 0]
+        theta = np.clip(theta - step * _damping(np.abs(step).max(axis=1, keepdims=True)), -12, 12)
+        residual, weight = residuals()
+        residual = np.bincount(cells.context, residual, minlength=cells.contexts)
+        weight = np.bincount(cells.context, weight, minlength=cells.contexts)
+        step = (residual + ridge * table) / (weight + ridge)
+        table = np.clip(table - step * _damping(np.abs(step)), -12, 12)
+    return table, theta[:, 0], theta[:, 1:]
+
+
+def _damping(size: np.ndarray) -> np.ndarray:
+    """Shrinks Newton steps to at most 2 nat: near-certain bits flatten the curvature and steps overshoot."""
+    return np.minimum(1.0, 2.0 / np.maximum(size, 1e-12))
+
+
+def _quantize(table, bias, weights, parents) -> _Model:
+    def q(values):
+        return np.clip(np.rint(np.asarray(values) * 8), -MAX_PARAMETER, MAX_PARAMETER).astype(np.int64)
+
+    quantized = q(weights)
+    return _Model(
+        q(table),
+        q(bias),
+        [list(chosen) for chosen in parents],
+        [[int(quantized[c, j]) for j in range(len(chosen))] for c, chosen in enumerate(parents)],
+    )
+
+
+def _prune(model: _Model, cells: _Cells, sources: int) -> list[list[int]]:
+    """The parents that save more bits than they take in the payload (index and weight)."""
+    most = cells.most
+    weights = np.zeros((cells.channels, most), np.int64)
+    for c, chosen in enumerate(model.weights):
+        weights[c, : len(chosen)] = chosen
+    signs = cells.patterns[:, 1:].astype(np.int64)
+    terms = weights[:, None, :] * signs[None, :, :]  # (channels, 2**P, P): each parent's part of the logit
+    full = terms.sum(axis=2)
+    # every cell's logit with all its parents, then without parent j: (cells, 1 + P)
+    variants = np.concatenate([full[:, :, None], full[:, :, None] - terms], axis=2)
+    base = model.table[cells.context] + model.bias[cells.channel]
+    index = _clamped(base[:, None] + variants[cells.channel, cells.pattern])
+    cost = cells.ones[:, None] * _COST_ONE[index] + cells.zeros[:, None] * _COST_ZERO[index]
+    per_channel = np.stack(
+        [np.bincount(cells.channel, cost[:, j], minlength=cells.channels) for j in range(1 + most)], axis=1
+    )
+    saving = per_channel[:, 1:] - per_channel[:, :1]
+    width = _index_width(sources)
+    return [
+        [parent for j, parent in enumerate(chosen) if saving[c, j] > width + _se_bits(int(weights[c, j]))]
+        for c, chosen in enumerate(model.parents)
+    ]
+
+
+# --- decoding ----------------------------------------------------------------
+
+
+def payload_problem(coding: int, payload: bytes, shape: tuple[int, int, int], index: int) -> str | None:
+    """What is wrong with an ``ITER`` payload that shows without decoding it, or None.
+
+    ``index`` is the iteration's index (the first iteration has fewer contexts).
+    """
+    if coding == RAW:
+        expected = -(-shape[0] * shape[1] * shape[2] // 8)
+        return None if len(payload) == expected else f"payload of {len(payload)} bytes, expected {expected}"
+    if coding != CONTEXT:
+        return f"unsupported coding {coding}"
+    try:
+        _split(payload, shape, index == 0)
+    except PayloadError as error:
+        return f"coding 1 payload: {error}"
+    return None
+
+
+def _split(payload: bytes, shape, first: bool) -> tuple[_Model, np.ndarray]:
+    """The model and the coded words of a coding-1 payload, checked as far as that goes without decoding."""
+    model, start = _read_model(payload, shape[0], first)
+    rest = len(payload) - start
+    if rest % 4:
+        raise PayloadError(f"{rest} bytes of coded words, not a multiple of 4")
+    words = np.frombuffer(payload, ">u4", offset=start).astype(np.uint32)
+    if len(words) and not words[-1]:
+        raise PayloadError("the last coded word is 0")
+    return model, words
 
 
 def decode_bitplane(
     coding: int, payload: bytes, shape: tuple[int, int, int], earlier: list[np.ndarray]
 ) -> np.ndarray:
-    """The bitplane (boolean, True for +1) of one ``ITER`` payload."""
-    if coding != RAW:
-        raise ValueError(f"unsupported ITER coding {coding}")
-    count = shape[0] * shape[1] * shape[2]
-    return np.unpackbits(np.frombuffer(payload, np.uint8), count=count).reshape(shape).astype(bool)
+    """The bitplane (boolean, True for +1) of one ``ITER`` payload; ``earlier`` as in ``encode_bitplane``."""
+    shape = tuple(int(n) for n in shape)
+    if coding == RAW:
+        count = shape[0] * shape[1] * shape[2]
+        if len(payload) != -(-count // 8):
+            raise PayloadError(f"raw payload of {len(payload)} bytes for {count} bits")
+        return np.unpackbits(np.frombuffer(payload, np.uint8), count=count).reshape(shape).astype(bool)
+    if coding != CONTEXT:
+        raise PayloadError(f"unsupported ITER coding {coding}")
+    previous = np.asarray(earlier[-1], bool) if earlier else None
+    if previous is not None and previous.shape != shape:
+        raise ValueError(f"the previous bitplane has shape {previous.shape}, not {shape}")
+    return _decode_context(payload, shape, previous)
+
+
+def _decode_context(payload: bytes, shape, previous: np.ndarray | None) -> np.ndarray:
+    channels, rows, columns = shape
+    model, words = _split(payload, shape, previous is None)
+    levels = model.levels()
+    # logits fit in int32: |T|, |a|, |w| <= 2**15 - 1 and at most 2 * 255 parents
+    table, bias = model.table.astype(np.int32), model.bias.astype(np.int32)[:, None, None]
+    pairs = [list(zip(p, w)) for p, w in zip(model.parents, model.weights)]
+    # parents in the previous iteration: (channel, parent, weight) arrays, added once per phase
+    earlier = np.array([(c, j - channels, w) for c in range(channels) for j, w in pairs[c] if j >= channels])
+    # parents in this iteration, per depth level: index tables (index `channels`: a plane of zeros)
+    groups = []
+    for level in range(int(levels.max()) + 1):
+        chosen = np.flatnonzero(levels == level)
+        current = [[(j, w) for j, w in pairs[c] if j < channels] for c in chosen]
+        most = max(len(p) for p in current)
+        parent_index = np.full((len(chosen), most), channels, np.intp)
+        weights = np.zeros((len(chosen), most, 1, 1), np.int32)
+        for row, chosen_pairs in enumerate(current):
+            for j, (parent, weight) in enumerate(chosen_pairs):
+                parent_index[row, j], weights[row, j] = parent, weight
+        groups.append((chosen, parent_index, weights))
+    previous_signs = None if previous is None else previous.astype(np.int32) * 2 - 1
+    plane = np.zeros((channels, rows + 2, columns + 2), np.int8)  # signs so far, 0 = not decoded (yet)
+    coder = constriction.stream.stack.AnsCoder(words)
+    for phase, dy, dx, count_y, count_x in _phases(rows, columns):
+        # all but this iteration's parents is known before the phase starts: do it for all channels at once
+        near = [plane[(slice(None), *_view(dy, dx, count_y, count_x, oy, ox))] for oy, ox in _NEIGHBOURS]
+        k = near[0].astype(np.int32) + near[1] + near[2] + near[3] + PHASE_OFFSET[phase]
+        if previous is not None:
+            k += PLANE_CONTEXTS * previous[:, dy::2, dx::2]
+        base = table[k] + bias
+        if len(earlier):
+            before = previous_signs[:, dy::2, dx::2]
+            np.add.at(base, earlier[:, 0], earlier[:, 2, None, None].astype(np.int32) * before[earlier[:, 1]])
+        signs = np.zeros((channels + 1, count_y, count_x), np.int32)
+        for chosen, parent_index, weights in groups:
+            logits = base[chosen]
+            if parent_index.shape[1]:
+                logits += (signs[parent_index] * weights).sum(axis=1, dtype=np.int32)
+            decoded = coder.decode(_BERNOULLI, _probabilities(logits))
+            signs[chosen] = (decoded * 2 - 1).reshape(len(chosen), count_y, count_x)
+        plane[(slice(None), *_view(dy, dx, count_y, count_x))] = signs[:channels]
+    if not coder.is_empty():
+        raise PayloadError("coded words left over after the last bit (a damaged or mismatched payload)")
+    return plane[:, 1:-1, 1:-1] > 0
 
 
 def decode_bitplanes(chunks, shape: tuple[int, int, int]) -> list[np.ndarray]:
     """Bitplanes of ``(coding, payload)`` pairs, in iteration order."""
     bitplanes: list[np.ndarray] = []
-    for coding, payload in chunks:
-        bitplanes.append(decode_bitplane(coding, payload, shape, bitplanes))
+    for index, (coding, payload) in enumerate(chunks):
+        try:
+            bitplanes.append(decode_bitplane(coding, payload, shape, bitplanes))
+        except PayloadError as error:
+            raise PayloadError(f"iteration {index}: {error}") from None
     return bitplanes

@@ -82,7 +82,6 @@ def test_container_keeps_known_ancillary_chunks_and_skips_unknown_ones(entry):
     assert {name: hashlib.sha256(data).hexdigest() for name, data in ancillary.items()} == entry["ancillary"]
 
 
-@pytest.mark.xfail(reason="the plugin does not expose exif, iccp and xmpd in im.info yet (DESIGN.md 4)")
 @pytest.mark.parametrize("entry", [p for p in entries(outcome="decodes") if p.values[0].get("ancillary")])
 def test_pillow_exposes_known_ancillary_chunks_in_info(entry):
     keys = {"exif": "exif", "iccp": "icc_profile", "xmpd": "xmp"}

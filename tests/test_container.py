@@ -91,6 +91,12 @@ def scan_bytes(data: bytes):
     return scan(io.BytesIO(data))
 
 
+def scanned(data: bytes) -> tuple:
+    """What scan found, as (header, complete ITER chunks, IEND reached)."""
+    result = scan_bytes(data)
+    return result.header, result.iterations, result.complete
+
+
 # --- writing and reading -----------------------------------------------------
 
 
@@ -190,13 +196,34 @@ def test_scan_agrees_with_read_on_whole_and_cut_files():
     first_iter_end = read(data).iterations[0].offset + read(data).iterations[0].size
     for size in range(first_iter_end, len(data) + 1):
         result = read(data[:size])
-        assert scan_bytes(data[:size]) == (result.header, len(result.iterations), result.complete)
+        assert scanned(data[:size]) == (result.header, len(result.iterations), result.complete)
+        assert scan_bytes(data[:size]).ancillary == result.ancillary == {"exif": EXIF}
 
 
 def test_scan_reads_from_the_current_position_of_the_file():
     stream = io.BytesIO(b"junk" + make_file())
     stream.seek(4)
-    assert scan(stream) == (HEADER, 3, True)
+    result = scan(stream)
+    assert (result.header, result.iterations, result.complete) == (HEADER, 3, True)
+
+
+def test_scan_returns_the_known_ancillary_chunks_crc_checked():
+    data = make_file({"exif": EXIF, "iccp": b"profile", "xmpd": b"<x/>", "abcd": b"skipped"})
+    assert scan_bytes(data).ancillary == {"exif": EXIF, "iccp": b"profile", "xmpd": b"<x/>"}
+    chunks = split(make_file())
+    bad = join(chunks[:1]) + chunk(b"iccp", b"profile", crc=0) + join(chunks[1:])[8:]
+    with pytest.raises(CorruptChunkError, match="iccp.*CRC"):
+        scan_bytes(bad)
+
+
+def test_scan_stops_at_framing_damage_on_request():
+    data = bytearray(make_file())
+    struct.pack_into(">I", data, offsets(bytes(data))[3], 1 << 30)  # absurd length of the last ITER
+    result = scan(io.BytesIO(bytes(data)), on_corrupt="stop")
+    assert (result.iterations, result.complete) == (2, False)
+    assert "ITER" in result.corrupt and "length" in result.corrupt
+    with pytest.raises(ValueError, match="on_corrupt"):
+        scan(io.BytesIO(make_file()), on_corrupt="ignore")
 
 
 # --- truncate ----------------------------------------------------------------
@@ -271,7 +298,7 @@ def test_every_cut_reads_the_complete_iterations_before_it():
 def test_data_after_iend_is_ignored():
     data = make_file()
     assert read(data + b"trailing garbage") == read(data)
-    assert scan_bytes(data + b"trailing garbage") == (HEADER, 3, True)
+    assert scanned(data + b"trailing garbage") == (HEADER, 3, True)
 
 
 # --- corruption --------------------------------------------------------------
@@ -337,7 +364,7 @@ def test_unknown_ancillary_chunk_is_skipped_but_crc_checked():
     result = read(data)
     assert [c.payload for c in result.iterations] == [p for _, p in PAYLOADS]
     assert result.ancillary == {} and result.complete
-    assert scan_bytes(data) == (HEADER, 3, True)
+    assert scanned(data) == (HEADER, 3, True)
     bad = join(chunks[:2]) + chunk(b"zzzz", b"data", crc=0) + join(chunks[2:])[8:]
     with pytest.raises(CorruptChunkError, match="zzzz.*CRC"):
         read(bad)
@@ -389,7 +416,9 @@ def test_huge_width_is_corrupt():
 @pytest.mark.parametrize(
     "offset, value, message",
     [
-        (10, 4, "mode byte 4"),
+        (10, 5, "mode byte 5"),
+        (10, 2, "mode LA needs format version 2.0"),
+        (10, 4, "mode RGBA needs format version 2.0"),
         (11, 0, "code_channels"),
         (12, 0, "code_stride"),
         (13, 0, "iterations"),
@@ -418,12 +447,12 @@ def test_head_must_come_first_and_only_once():
         read(join(chunks[:1] + chunks))
 
 
-def test_major_version_2_is_unsupported_and_named():
-    head = bytes([2, 0]) + b"a future header of any length"
+def test_major_version_3_is_unsupported_and_named():
+    head = bytes([3, 0]) + b"a future header of any length"
     for data in (with_head(make_file(), head), with_head(make_file(), head)[:30]):
-        with pytest.raises(UnsupportedVersionError, match=r"2\.0"):
+        with pytest.raises(UnsupportedVersionError, match=r"3\.0"):
             read(data)
-        with pytest.raises(UnsupportedVersionError, match=r"2\.0"):
+        with pytest.raises(UnsupportedVersionError, match=r"3\.0"):
             scan_bytes(data)
 
 
@@ -433,7 +462,7 @@ def test_higher_minor_version_is_read_and_its_new_fields_ignored():
     result = read(data)
     assert result.header.version == (1, 5)
     assert result.header == Header(**{**HEADER.__dict__, "version": (1, 5)})
-    assert scan_bytes(data)[1:] == (3, True)
+    assert scanned(data)[1:] == (3, True)
     assert (
         split(truncate(data, iterations=1))[0][1]
         == bytes([1, 5]) + head[2:13] + b"\x01" + head[14:] + b"fields of 1.5"
@@ -485,6 +514,77 @@ def test_duplicate_known_ancillary_chunk_is_corrupt():
         read(join(chunks[:1] + [(b"iccp", b"a"), (b"iccp", b"b")] + chunks[1:]))
 
 
+# --- alpha (version 2.0) ------------------------------------------------------
+
+ALPHA_HEADER = Header(**{**HEADER.__dict__, "mode": "RGBA", "version": (2, 0)})
+ALPH = bytes([0]) + zlib.compress(bytes(range(240)))  # method 0: zlib of the 20x12 plane
+
+
+def alpha_file() -> bytes:
+    return write(ALPHA_HEADER, PAYLOADS, {"exif": EXIF}, alpha=ALPH)
+
+
+def test_alpha_file_round_trips_with_alph_after_head():
+    data = alpha_file()
+    assert [t for t, _ in split(data)] == [b"HEAD", b"ALPH", b"exif", b"ITER", b"ITER", b"ITER", b"IEND"]
+    assert split(data)[0][1][:2] == bytes([2, 0]) and split(data)[0][1][10] == 4
+    result = read(data)
+    assert result.header == ALPHA_HEADER and len(result.iterations) == 3
+    assert (result.alpha.method, result.alpha.data, result.alpha.offset) == (0, ALPH[1:], offsets(data)[1])
+    assert read(make_file()).alpha is None
+    assert scanned(data) == (ALPHA_HEADER, 3, True)
+
+
+def test_alpha_modes_are_written_as_version_2_and_others_as_1():
+    assert container.version_for("RGBA") == container.version_for("LA") == (2, 0)
+    assert container.version_for("RGB") == container.version_for("L") == FORMAT_VERSION
+    with pytest.raises(ValueError, match="version"):
+        Header(**{**HEADER.__dict__, "mode": "LA"})  # 1.0 has no alpha
+    with pytest.raises(ValueError, match="ALPH"):
+        write(ALPHA_HEADER, PAYLOADS)
+    with pytest.raises(ValueError, match="ALPH"):
+        write(HEADER, PAYLOADS, alpha=ALPH)
+    with pytest.raises(ValueError, match="method"):
+        write(ALPHA_HEADER, PAYLOADS, alpha=bytes([7]))
+
+
+def test_every_cut_after_the_first_iteration_keeps_the_alpha_chunk():
+    data = alpha_file()
+    first_iter_end = read(data).iterations[0].offset + read(data).iterations[0].size
+    for size in range(first_iter_end, len(data) + 1):
+        assert read(data[:size]).alpha.data == ALPH[1:]
+    for size in range(first_iter_end):
+        with pytest.raises(TruncatedFileError):
+            read(data[:size])
+    trimmed = read(truncate(data, iterations=1))
+    assert trimmed.alpha.data == ALPH[1:] and trimmed.complete
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c[:1] + c[2:], "ITER.*no ALPH chunk"),  # missing
+        (lambda c: c[:2] + c[1:], "ALPH.*duplicate"),
+        (lambda c: c[:1] + c[2:4] + c[1:2] + c[4:], "ITER.*no ALPH chunk"),  # after ITER 0
+        (lambda c: c[:1] + [(b"ALPH", b"")] + c[2:], "ALPH.*at least the method byte"),
+        (lambda c: c[:1] + [(b"ALPH", b"\x01" + ALPH[1:])] + c[2:], "ALPH.*unsupported alpha method 1"),
+    ],
+)
+def test_alph_rules(edit, message):
+    with pytest.raises(CorruptChunkError, match=message):
+        read(join(edit(split(alpha_file()))))
+
+
+def test_alph_in_a_file_without_alpha_is_corrupt():
+    chunks = split(make_file())
+    with pytest.raises(CorruptChunkError, match="unknown critical"):  # 1.0: ALPH is not a chunk type
+        read(join(chunks[:1] + [(b"ALPH", ALPH)] + chunks[1:]))
+    v2 = with_head(make_file(), bytes([2, 0]) + split(make_file())[0][1][2:])
+    chunks = split(v2)
+    with pytest.raises(CorruptChunkError, match="ALPH.*no alpha"):
+        read(join(chunks[:1] + [(b"ALPH", ALPH)] + chunks[1:]))
+
+
 def test_errors_are_both_oserror_and_valueerror():
     for error in (NotRGCError, TruncatedFileError, CorruptChunkError, UnsupportedVersionError):
         assert issubclass(error, RGCFormatError)
@@ -494,6 +594,7 @@ def test_errors_are_both_oserror_and_valueerror():
 # --- fuzzing: only RGCFormatError ever escapes -------------------------------
 
 VALID = make_file({"exif": EXIF, "abcd": b"x"})
+BASES = st.sampled_from([VALID, alpha_file()])
 
 
 def check_only_format_errors(data: bytes) -> None:
@@ -507,11 +608,17 @@ def check_only_format_errors(data: bytes) -> None:
     except RGCFormatError:
         pass
     try:
-        scanned = scan_bytes(data)
+        found = scan_bytes(data)
     except RGCFormatError:
-        scanned = None
+        found = None
     if result is not None:
-        assert scanned == (result.header, len(result.iterations), result.complete)
+        assert found is not None
+        assert (found.header, found.iterations, found.complete) == (
+            result.header,
+            len(result.iterations),
+            result.complete,
+        )
+        assert found.ancillary == result.ancillary
 
 
 @given(st.binary(max_size=300))
@@ -554,9 +661,8 @@ BYTEWISE = st.tuples(
 )
 
 
-@given(st.lists(STRUCTURAL, max_size=2), st.lists(BYTEWISE, min_size=1, max_size=4))
-def test_mutated_valid_files_raise_only_format_errors(structural, bytewise):
-    data = VALID
+@given(BASES, st.lists(STRUCTURAL, max_size=2), st.lists(BYTEWISE, min_size=1, max_size=4))
+def test_mutated_valid_files_raise_only_format_errors(data, structural, bytewise):
     for mutation in structural:  # whole-chunk edits first, while the framing is still walkable
         data = apply(data, mutation)
     for mutation in bytewise:
@@ -565,9 +671,8 @@ def test_mutated_valid_files_raise_only_format_errors(structural, bytewise):
     check_only_format_errors(data)
 
 
-@given(st.lists(STRUCTURAL, min_size=1, max_size=3))
-def test_chunk_edits_of_valid_files_raise_only_format_errors(structural):
-    data = VALID
+@given(BASES, st.lists(STRUCTURAL, min_size=1, max_size=3))
+def test_chunk_edits_of_valid_files_raise_only_format_errors(data, structural):
     for mutation in structural:
         data = apply(data, mutation)
     check_only_format_errors(data)

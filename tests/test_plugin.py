@@ -117,8 +117,3 @@ def test_failed_save_leaves_no_file(tmp_path, photo):
     with pytest.raises(pillow_rgc.ModelError):
         photo.save(path, model="no-such-model")
     assert not path.exists()
-
-
-def test_alpha_is_refused_rather_than_dropped(tmp_path):
-    with pytest.raises(ValueError, match="RGBA"):
-        Image.new("RGBA", (8, 8)).save(tmp_path / "a.rgc", model=TEST_MODEL)
