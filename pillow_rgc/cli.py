@@ -31,7 +31,17 @@ def write_atomically(path: str, data: bytes) -> None:
 def _encode(args: argparse.Namespace) -> None:
     with Image.open(args.input) as image:
         image.load()
-        data = api.encode(image, args.quality, args.iterations, args.max_bytes, args.model)
+        data = api.encode(
+            image,
+            args.quality,
+            args.iterations,
+            args.max_bytes,
+            args.model,
+            # A converter keeps what the source file carried: colour profile, Exif, XMP.
+            exif=image.info.get("exif"),
+            icc_profile=image.info.get("icc_profile"),
+            xmp=image.info.get("xmp"),
+        )
     write_atomically(args.output, data)
     summary = api.info(data)
     bpp = 8 * len(data) / (summary["width"] * summary["height"])

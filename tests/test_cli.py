@@ -56,3 +56,14 @@ def test_models_lists_installed_models(capsys):
 def test_python_dash_m_runs_the_cli():
     result = subprocess.run([sys.executable, "-m", "pillow_rgc", "models"], capture_output=True, text=True)
     assert result.returncode == 0 and TEST_MODEL in result.stdout
+
+
+def test_encode_keeps_the_source_metadata(tmp_path):
+    source, encoded = tmp_path / "in.png", tmp_path / "x.rgc"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation
+    Image.new("RGB", (20, 12), (10, 120, 200)).save(source, exif=exif, icc_profile=b"fake icc")
+    assert main(["encode", str(source), str(encoded), "--model", TEST_MODEL, "-n", "1"]) == 0
+    with Image.open(encoded) as im:
+        assert im.info["icc_profile"] == b"fake icc"
+        assert im.getexif()[0x0112] == 6
