@@ -216,12 +216,24 @@ def encode(
     return container.write(final, payloads, ancillary, alpha_data)
 
 
-def read_bitplanes(parsed: container.Container, iterations: int | None = None) -> list[np.ndarray]:
-    """Unpacked bitplanes of the first ``iterations`` complete iterations (all by default)."""
-    chunks = parsed.iterations[:iterations] if iterations else parsed.iterations
-    return entropy.decode_bitplanes(
-        [(chunk.coding, chunk.payload) for chunk in chunks], parsed.header.code_shape()
-    )
+def read_bitplanes(
+    parsed: container.Container, iterations: int | None = None, on_corrupt: str = "raise"
+) -> list[np.ndarray]:
+    """Bitplanes of the first ``iterations`` complete iterations (all by default).
+
+    A payload whose damage only decoding finds is a corrupt ``ITER`` chunk; with
+    ``on_corrupt="stop"`` the iterations before it are kept, if there are any.
+    """
+    shape = parsed.header.code_shape()
+    bitplanes: list[np.ndarray] = []
+    for chunk in parsed.iterations[:iterations] if iterations else parsed.iterations:
+        try:
+            bitplanes.append(entropy.decode_bitplane(chunk.coding, chunk.payload, shape, bitplanes))
+        except entropy.PayloadError as error:
+            if on_corrupt == "stop" and bitplanes:
+                break
+            raise container.CorruptChunkError(str(error), "ITER", chunk.chunk_index, chunk.offset) from None
+    return bitplanes
 
 
 def load_model_for(header: container.Header):
@@ -248,8 +260,17 @@ class Decoder:
         self.reconstruction = codec.Reconstruction(load_model_for(header), header.height, header.width)
         self.alpha: np.ndarray | None = None
 
-    def pixels(self, parsed: container.Container, iterations: int | None = None) -> np.ndarray:
+    @property
+    def decoded(self) -> int:
+        return self.reconstruction.count
+
+    def pixels(
+        self, parsed: container.Container, iterations: int | None = None, on_corrupt: str = "raise"
+    ) -> np.ndarray:
         """Pixels of the first ``iterations`` complete iterations of ``parsed`` (all by default).
+
+        ``decoded`` then says how many were used: fewer than asked when
+        ``on_corrupt="stop"`` met a damaged payload.
 
         (H,W) for L, (H,W,2) for LA, (H,W,3) for RGB, (H,W,4) for RGBA.
         """
@@ -261,7 +282,7 @@ class Decoder:
             raise ValueError("no iteration to decode")
         if wanted < self.reconstruction.count:  # fewer than already decoded: start again
             self.reconstruction = codec.Reconstruction(self.reconstruction.model, header.height, header.width)
-        for bits in read_bitplanes(parsed, wanted)[self.reconstruction.count :]:
+        for bits in read_bitplanes(parsed, wanted, on_corrupt)[self.reconstruction.count :]:
             self.reconstruction.add(bits)
         pixels = output_pixels(self.reconstruction.pixels(), header.mode)
         if parsed.alpha is None:

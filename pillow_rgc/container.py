@@ -234,6 +234,7 @@ class IterationChunk:
     size: int
     coding: int
     payload: bytes
+    chunk_index: int  # position among the file's chunks (HEAD is 0), for error messages
 
 
 @dataclass(frozen=True)
@@ -601,7 +602,7 @@ def _iteration(walk: _Walk, data: bytes, offset: int) -> IterationChunk:
     if problem:
         raise walk.corrupt(problem, b"ITER", offset)
     size = _FRAME.sizeof() + len(data) + 4
-    return IterationChunk(fields.index, offset, size, fields.coding, fields.payload)
+    return IterationChunk(fields.index, offset, size, fields.coding, fields.payload, walk.chunk_index)
 
 
 def _iteration_problem(walk: _Walk, fields) -> str | None:

@@ -166,10 +166,10 @@ class RgcImageFile(ImageFile.ImageFile):
             if self._decoder is None:
                 self._decoder = api.Decoder(parsed.header)
             wanted = self._iterations_wanted(len(parsed.iterations))
-            decoded = Image.fromarray(self._decoder.pixels(parsed, wanted), self.mode)
+            decoded = Image.fromarray(self._decoder.pixels(parsed, wanted, _on_corrupt()), self.mode)
             if self._reduce > 1:
                 decoded = decoded.reduce(self._reduce)
-            self.info["iterations_decoded"] = wanted
+            self.info["iterations_decoded"] = self._decoder.decoded
             self._decoded_bytes = len(data)
             if self.tile:  # opened as a whole file, not pushed by ImageFile.Parser: no more will come
                 self._stream.data = None

@@ -9,19 +9,25 @@ bytes, so they are not rebuilt casually.  They are bound to the frozen model
 
 Two steps, kept apart on purpose:
 
-1. ``encode_sources``: three pictures made here (gradients, shapes and seeded
-   noise, no input files) are encoded with ``pillow_rgc.encode``.  This step runs
-   float networks, so on another machine it may give other bits: the committed
-   files are the reference, not this step.
+1. ``encode_sources``: six pictures made here (gradients, shapes and seeded
+   noise, no input files) are encoded with ``pillow_rgc.encode``: three 1.0
+   files, a 2.0 file whose iterations are all stored with coding 1 (context-coded
+   bits) and two 2.0 files with alpha (RGBA, LA).  This step runs float networks,
+   so on another machine it may give other bits: the committed files are the
+   reference, not this step.
 2. ``derive``: every other vector (cut, damaged, re-wrapped) is made from the
-   bytes of ``rgb-48x40-4it.rgc`` with plain byte surgery (``struct`` and
-   ``zlib``, independent of the module under test).  This step is exact, so
-   ``tests/test_conformance.py`` checks that the committed derived files are what
-   ``derive`` makes from the committed base file.
+   bytes of ``rgb-48x40-4it.rgc``, ``rgb-256x192-coding1-4it.rgc`` or
+   ``rgba-24x20-3it.rgc`` with plain byte surgery (``struct`` and ``zlib``'s
+   checksums, independent of the module under test; zlib streams are built by
+   hand from stored blocks, so no compressor is involved).  This step is exact,
+   so ``tests/test_conformance.py`` checks that the committed derived files are
+   what ``derive`` makes from the committed base files.
 
 Expected outcomes are written by hand from ``spec/rgc.md``; the script then
 checks each one against ``pillow_rgc.container`` and refuses to write vectors
-that the reference reader disagrees with.
+that the reference reader disagrees with.  The decoded bits of every coding-1
+chunk are also checked against ``spec_coding1_bits``, a plain transcription of
+the spec's *Context-coded payload* that shares no code with ``entropy.py``.
 """
 
 from __future__ import annotations
@@ -29,9 +35,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import struct
 import sys
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,15 +51,22 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
 
 import pillow_rgc  # noqa: E402  (registers the plugin too)
-from pillow_rgc import api, container  # noqa: E402
+from pillow_rgc import alpha, api, container, entropy  # noqa: E402
 from pillow_rgc.models import find_model  # noqa: E402
 
 VECTORS = ROOT / "spec" / "vectors"
 MANIFEST = VECTORS / "manifest.json"
 MODEL = "rgc-tiny-test"
 BASE = "rgb-48x40-4it.rgc"
-"""The vector every cut and damaged vector is made from."""
+"""The 1.0 vector the 1.0 cut and damaged vectors are made from."""
+CODING1_BASE = "rgb-256x192-coding1-4it.rgc"
+"""The 2.0 vector whose every ITER uses coding 1; the coding-1 cut and damaged vectors are made from it."""
+ALPHA_BASE = "rgba-24x20-3it.rgc"
+"""The 2.0 RGBA vector the alpha cut and damaged vectors are made from."""
 KNOWN_ANCILLARY = "rgb-48x40-4it-ancillary-known.rgc"
+
+FORMAT_VERSION = "2.0"
+"""The format version these vectors test (files of 1.0, 1.1 and 2.0)."""
 
 PIXEL_TOLERANCE = {"max_abs": 2, "mean_abs": 0.05}
 """Decoded pixels may differ from the expected PNG by this much (float networks round differently)."""
@@ -90,12 +105,92 @@ def one_pixel() -> Image.Image:
     return Image.new("RGB", (1, 1), (200, 60, 30))
 
 
+def scene_picture(width: int = 256, height: int = 192) -> Image.Image:
+    """Sky, ground, a sun, a dark bar and stripes with mild noise: large flat areas whose bits code well.
+
+    Large enough (16 x 12 code cells of 8 channels, 192 raw bytes per
+    iteration) that the writer stores every iteration with coding 1.
+    """
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    red = 40 + 180 * x / (width - 1)
+    green = 60 + 150 * y / (height - 1)
+    blue = np.full_like(x, 90.0)
+    sky = y < 0.35 * height
+    red[sky], green[sky], blue[sky] = 120 + 60 * y[sky] / height, 170, 235
+    sun = (x - 0.7 * width) ** 2 + (y - 0.3 * height) ** 2 <= (0.15 * height) ** 2
+    red[sun], green[sun], blue[sun] = 250, 220, 60
+    bar = (y >= 0.7 * height) & (y < 0.8 * height) & (x >= 0.1 * width) & (x < 0.6 * width)
+    red[bar], green[bar], blue[bar] = 30, 30, 30
+    stripes = (x >= 0.75 * width) & (y >= 0.55 * height) & ((x // 4) % 2 == 0)
+    red[stripes], green[stripes], blue[stripes] = 240, 240, 240
+    noise = np.random.default_rng(256192).normal(0, 6, (height, width, 3))
+    pixels = np.stack([red, green, blue], axis=2) + noise
+    return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "RGB")
+
+
+def rgba_alpha(width: int = 24, height: int = 20) -> np.ndarray:
+    """A disc with a soft edge and a transparent hole, above a half-transparent ramp: many levels of alpha."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    radius = np.hypot(x - width / 2, y - 0.4 * height)
+    plane = np.clip(255 * (0.4 * height - radius) / 3, 0, 255)
+    plane[radius < 2.5] = 0
+    ramp = y >= 0.85 * height
+    plane[ramp] = 255 * x[ramp] / (width - 1) / 2
+    return np.rint(plane).astype(np.uint8)
+
+
+def rgba_picture(width: int = 24, height: int = 20) -> Image.Image:
+    """RGBA: colour ramps with seeded noise (also under the transparent parts), alpha of ``rgba_alpha``."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    colour = np.stack([255 * x / (width - 1), 200 - 150 * y / (height - 1), np.full_like(x, 128.0)], axis=2)
+    colour += np.random.default_rng(2420).normal(0, 8, colour.shape)
+    pixels = np.dstack([np.clip(np.rint(colour), 0, 255).astype(np.uint8), rgba_alpha(width, height)])
+    return Image.fromarray(pixels, "RGBA")
+
+
+def la_alpha(width: int = 19, height: int = 13) -> np.ndarray:
+    """Opaque to transparent from left to right, with fully transparent and fully opaque diagonals."""
+    y, x = np.mgrid[0:height, 0:width]
+    plane = 255 - (255 * x) // (width - 1)
+    plane = np.where((x + y) % 5 == 0, 0, plane)
+    return np.where((x - y) % 7 == 0, 255, plane).astype(np.uint8)
+
+
+def la_picture(width: int = 19, height: int = 13) -> Image.Image:
+    gray = np.asarray(gray_picture(width, height))
+    return Image.fromarray(np.dstack([gray, la_alpha(width, height)]), "LA")
+
+
 SOURCES = {
     # file name: (picture, iterations, description)
-    BASE: (rgb_picture, 4, "RGB 48x40: gradients, a disc, a bar and noise (the base of the derived vectors)"),
+    BASE: (
+        rgb_picture,
+        4,
+        "RGB 48x40: gradients, a disc, a bar and noise (the base of the 1.0 derived vectors)",
+    ),
     "gray-17x9-3it.rgc": (gray_picture, 3, "L 17x9: ramp, checkerboard and noise"),
     "rgb-1x1-2it.rgc": (one_pixel, 2, "RGB 1x1: one orange pixel"),
+    CODING1_BASE: (
+        scene_picture,
+        4,
+        "format 2.0, RGB 256x192: sky, sun, bar, stripes and noise, every ITER stored with coding 1 "
+        "(context-coded bits; the base of the coding-1 vectors)",
+    ),
+    ALPHA_BASE: (
+        rgba_picture,
+        3,
+        "format 2.0, RGBA 24x20: colour ramps and noise; alpha a soft-edged disc with a hole above a "
+        "half-transparent ramp (the base of the alpha vectors)",
+    ),
+    "la-19x13-2it.rgc": (
+        la_picture,
+        2,
+        "format 2.0, LA 19x13: ramp, checkerboard and noise; alpha a ramp with transparent and opaque "
+        "diagonals",
+    ),
 }
+ALPHA_PLANES = {ALPHA_BASE: rgba_alpha, "la-19x13-2it.rgc": la_alpha}
+"""The alpha planes of the sources with alpha, which every decoder must give back exactly."""
 
 
 def encode_sources() -> dict[str, bytes]:
@@ -212,7 +307,13 @@ def join(*parts: bytes | Chunk) -> bytes:
 
 def with_head(head: Chunk, **fields: int) -> bytes:
     """HEAD data with some fixed-position fields replaced (CRC recomputed by ``chunk``)."""
-    layout = {"major": (0, ">B"), "minor": (1, ">B"), "width": (2, ">I"), "iterations": (13, ">B")}
+    layout = {
+        "major": (0, ">B"),
+        "minor": (1, ">B"),
+        "width": (2, ">I"),
+        "mode": (10, ">B"),
+        "iterations": (13, ">B"),
+    }
     data = bytearray(head.data)
     for name, value in fields.items():
         position, fmt = layout[name]
@@ -223,6 +324,148 @@ def with_head(head: Chunk, **fields: int) -> bytes:
 def middle(c: Chunk) -> int:
     """A byte offset inside the chunk's data (after its length and type, before its CRC)."""
     return c.offset + 8 + max(1, len(c.data) // 2)
+
+
+def zlib_stored(data: bytes) -> bytes:
+    """A zlib stream (RFC 1950) of deflate *stored* blocks: exact bytes, whatever zlib is installed."""
+    blocks = [data[start : start + 0xFFFF] for start in range(0, len(data), 0xFFFF)] or [b""]
+    out = b"\x78\x01"  # deflate, 32 KiB window, no dictionary, fastest; (0x7801 % 31 == 0)
+    for number, block in enumerate(blocks):
+        final = number == len(blocks) - 1
+        out += bytes([final]) + struct.pack("<HH", len(block), len(block) ^ 0xFFFF) + block
+    return out + struct.pack(">I", zlib.adler32(data))
+
+
+# --- coding 1 as the spec words it (shares no code with pillow_rgc.entropy) ---
+
+
+def spec_p_one(logit: int) -> int:
+    """2^24 P(+1) of a clamped logit: the spec's formula for its P_ONE table (no value is near a tie)."""
+    if logit < 0:
+        return (1 << 24) - spec_p_one(-logit)
+    return round((1 << 24) / (1 + math.exp(-logit / 8)))
+
+
+class SpecPayloadError(ValueError):
+    pass
+
+
+class _Bits:
+    """The parameter block: MSB first, u(k), ue and se as in H.264."""
+
+    def __init__(self, data: bytes):
+        self.data, self.position = data, 0
+
+    def bit(self) -> int:
+        if self.position >= 8 * len(self.data):
+            raise SpecPayloadError("payload ends inside the parameter block")
+        value = self.data[self.position // 8] >> (7 - self.position % 8) & 1
+        self.position += 1
+        return value
+
+    def u(self, width: int) -> int:
+        value = 0
+        for _ in range(width):
+            value = value << 1 | self.bit()
+        return value
+
+    def ue(self) -> int:
+        zeros = 0
+        while not self.bit():
+            zeros += 1
+            if zeros > 16:
+                raise SpecPayloadError("Exp-Golomb code with more than 16 leading zeros")
+        return (1 << zeros) - 1 + self.u(zeros)
+
+    def se(self) -> int:
+        code = self.ue()
+        value = (code + 1) // 2 if code % 2 else -(code // 2)
+        if abs(value) > 32767:
+            raise SpecPayloadError(f"parameter {value}")
+        return value
+
+
+def spec_coding1_parameters(payload: bytes, channels: int, first: bool):
+    """(T, a, parents as [(plane, weight)], levels, byte offset of the first coded word)."""
+    bits = _Bits(payload)
+    contexts, planes = (20, channels) if first else (40, 2 * channels)
+    table = [bits.se() for _ in range(contexts)]
+    bias, parents = [], []
+    for c in range(channels):
+        bias.append(bits.se())
+        count = bits.ue()
+        if count > planes - 1:
+            raise SpecPayloadError(f"channel {c}: {count} parents")
+        chosen: list[tuple[int, int]] = []
+        for _ in range(count):
+            plane = bits.u((planes - 1).bit_length())
+            if plane >= planes or plane == c or plane in [p for p, _ in chosen]:
+                raise SpecPayloadError(f"channel {c}: parent plane {plane}")
+            chosen.append((plane, bits.se()))
+        parents.append(chosen)
+    levels: dict[int, int] = {}
+
+    def level(c: int, path: tuple[int, ...] = ()) -> int:
+        if c in path:
+            raise SpecPayloadError("parents form a cycle")
+        if c not in levels:
+            inside = [p for p, _ in parents[c] if p < channels]
+            levels[c] = 1 + max(level(p, (*path, c)) for p in inside) if inside else 0
+        return levels[c]
+
+    return table, bias, parents, [level(c) for c in range(channels)], -(-bits.position // 8)
+
+
+def spec_coding1_bits(payload: bytes, shape: tuple[int, int, int], previous: np.ndarray | None) -> np.ndarray:
+    """The bits of a coding-1 payload, one at a time, exactly as *Context-coded payload* decodes them.
+
+    ``previous`` is the previous iteration's bitplane (boolean, True for +1), None for iteration 0.
+    """
+    channels, rows, columns = shape
+    table, bias, parents, levels, start = spec_coding1_parameters(payload, channels, previous is None)
+    if (len(payload) - start) % 4:
+        raise SpecPayloadError("coded bytes not a multiple of 4")
+    words = list(struct.unpack(f">{(len(payload) - start) // 4}I", payload[start:]))
+    if words and not words[-1]:
+        raise SpecPayloadError("last word 0")
+    state = 0 if not words else words.pop() if len(words) == 1 else words.pop() << 32 | words.pop()
+    sign = np.zeros(shape, np.int64)  # 0: not decoded yet
+    before = None if previous is None else np.where(previous, 1, -1)
+
+    def phase(y: int, x: int) -> int:
+        return 2 * (y % 2) + x % 2
+
+    for phi in range(4):
+        for depth in sorted(set(levels)):
+            for c in [c for c in range(channels) if levels[c] == depth]:
+                for y in range(rows):
+                    for x in range(columns):
+                        if phase(y, x) != phi:
+                            continue
+                        near = [(y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)]
+                        n = sum(
+                            int(sign[c, v, u])
+                            for v, u in near
+                            if 0 <= v < rows and 0 <= u < columns and phase(v, u) < phi
+                        )
+                        k = (0, 3, 8, 15)[phi] + n + (20 if before is not None and before[c, y, x] > 0 else 0)
+                        logit = table[k] + bias[c]
+                        for plane, weight in parents[c]:
+                            logit += weight * int(
+                                sign[plane, y, x] if plane < channels else before[plane - channels, y, x]
+                            )
+                        p_zero = (1 << 24) - spec_p_one(max(-96, min(96, logit)))
+                        q = state % (1 << 24)
+                        if q < p_zero:
+                            sign[c, y, x], low, size = -1, 0, p_zero
+                        else:
+                            sign[c, y, x], low, size = 1, p_zero, (1 << 24) - p_zero
+                        state = size * (state >> 24) + q - low
+                        if state < 1 << 32 and words:
+                            state = state << 32 | words.pop()
+    if state or words:
+        raise SpecPayloadError(f"end of stream: state {state}, {len(words)} words left")
+    return sign > 0
 
 
 # --- the vectors -------------------------------------------------------------
@@ -246,8 +489,16 @@ def error(kind: str, stage: str, *message: str, **extra) -> dict:
     return {"outcome": "error", "error": kind, "stage": stage, "message_contains": list(message), **extra}
 
 
-def corrupt(chunk_type: str, offset: int, stage: str, good_prefix: int, *message: str) -> dict:
-    """A corrupt chunk: the error names its type and the offset of its length field."""
+def corrupt(
+    chunk_type: str, offset: int, stage: str, good_prefix: int, *message: str, decode_only=False
+) -> dict:
+    """A corrupt chunk: the error names its type and the offset of its length field.
+
+    ``decode_only``: damage that a reader MAY find only when it decodes the bits
+    or the alpha plane (coded words that are not used up exactly, zlib data of
+    the wrong size), so its check of the chunks may let it through.
+    """
+    extra = {"decode_only": True} if decode_only else {}
     return error(
         "corrupt",
         stage,
@@ -257,11 +508,25 @@ def corrupt(chunk_type: str, offset: int, stage: str, good_prefix: int, *message
         chunk=chunk_type,
         offset=offset,
         good_prefix=good_prefix,
+        **extra,
     )
 
 
-def derive(base: bytes) -> list[Vector]:
-    """Every vector made from the bytes of the base vector (exact: no float arithmetic)."""
+def derive(bases: dict[str, bytes]) -> list[Vector]:
+    """Every vector made from the bytes of the base vectors (exact: no float arithmetic).
+
+    ``bases`` maps the file names of ``SOURCES`` to their bytes (only the three
+    bases are used).
+    """
+    return [
+        *derive_v1(bases[BASE]),
+        *derive_coding1(bases[CODING1_BASE]),
+        *derive_alpha(bases[ALPHA_BASE]),
+    ]
+
+
+def derive_v1(base: bytes) -> list[Vector]:
+    """The vectors made from the 1.0 base vector: format 1.0 rules (and a 2.0 file without 2.0 features)."""
     head, *rest = split(base)
     iters = [c for c in rest if c.type == b"ITER"]
     iend = rest[-1]
@@ -296,6 +561,13 @@ def derive(base: bytes) -> list[Vector]:
         "rgb-48x40-4it-trailing-data.rgc",
         base + b"\0\0\0\x05JUNKafter IEND",
         "bytes after IEND (including something that looks like a chunk): ignored",
+        decodes(4, True),
+    )
+    add(
+        "rgb-48x40-4it-v2.0.rgc",
+        join(with_head(head, major=2), *iters, iend),
+        "the base file as format version 2.0 (coding 0 only, no alpha: a 2.x reader reads it), "
+        "CRC recomputed",
         decodes(4, True),
     )
     add(
@@ -348,10 +620,10 @@ def derive(base: bytes) -> list[Vector]:
         corrupt("HEAD", head.offset, "open", 0),
     )
     add(
-        "corrupt-head-version-2.0.rgc",
-        join(with_head(head, major=2), *iters, iend),
-        "format version 2.0, CRC recomputed: refused by its version before anything else",
-        error("unsupported-version", "open", "2.0"),
+        "corrupt-head-version-3.0.rgc",
+        join(with_head(head, major=3), *iters, iend),
+        "format version 3.0, CRC recomputed: refused by its version before anything else",
+        error("unsupported-version", "open", "3.0"),
     )
     add(
         "corrupt-critical-unknown.rgc",
@@ -420,6 +692,172 @@ def derive(base: bytes) -> list[Vector]:
     return vectors
 
 
+def _collector(source: str) -> tuple[list[Vector], Callable[[str, bytes, str, dict], None]]:
+    """A list of vectors and the function that adds to it (files that decode are tied to ``source``)."""
+    vectors: list[Vector] = []
+
+    def add(name: str, data: bytes, description: str, expect: dict) -> None:
+        vectors.append(
+            Vector(name, data, description, expect, source if expect["outcome"] == "decodes" else None)
+        )
+
+    return vectors, add
+
+
+def _parts(data: bytes) -> tuple[Chunk, list[Chunk], list[Chunk], Chunk]:
+    """HEAD, the chunks between HEAD and ITER 0, the ITER chunks and IEND of a complete file."""
+    head, *rest = split(data)
+    first = next(i for i, c in enumerate(rest) if c.type == b"ITER")
+    iters, iend = rest[first:-1], rest[-1]
+    assert all(c.type == b"ITER" for c in iters) and iend.type == b"IEND" and iend.end == len(data)
+    return head, rest[:first], iters, iend
+
+
+def derive_coding1(base: bytes) -> list[Vector]:
+    """The vectors made from the coding-1 base: cuts inside coding-1 chunks, coding-1 rules."""
+    head, before, iters, iend = _parts(base)
+    assert not before and len(iters) == 4 and head.data[:2] == b"\x02\x00"
+    assert all(c.data[2] == 1 for c in iters), "every ITER of the coding-1 base must use coding 1"
+    channels = head.data[11]
+    vectors, add = _collector(CODING1_BASE)
+
+    truncated = error("truncated", "open", "truncated")
+    cuts = [
+        (middle(iters[0]), "in-iter0", "inside ITER 0 (coding 1)", truncated),
+        (iters[1].end, "after-iter1", "right after ITER 1 (coding 1)", decodes(2, False)),
+        (middle(iters[2]), "in-iter2", "inside the coded words of ITER 2 (coding 1)", decodes(2, False)),
+    ]
+    for size, slug, where, expect in cuts:
+        add(
+            f"cut-coding1-{size:04d}-{slug}.rgc",
+            base[:size],
+            f"the coding-1 base file cut at byte {size}: {where}",
+            expect,
+        )
+
+    add(
+        "corrupt-coding1-version-1.0.rgc",
+        join(with_head(head, major=1), *iters, iend),
+        "the coding-1 base file with HEAD version 1.0, CRC recomputed: coding 1 in a 1.x file",
+        corrupt("ITER", iters[0].offset, "decode", 0),
+    )
+
+    def with_payload(payload: bytes) -> bytes:
+        """The base file with ITER 1's payload replaced (CRC recomputed)."""
+        return join(head, iters[0], chunk(b"ITER", iters[1].data[:3] + payload), *iters[2:], iend)
+
+    payload = iters[1].data[3:]
+    words_at = spec_coding1_parameters(payload, channels, first=False)[-1]
+    add(
+        "corrupt-coding1-iter1-words.rgc",
+        with_payload(payload[:-1]),
+        f"the last byte of ITER 1's payload removed, CRC recomputed: {len(payload) - 1 - words_at} bytes "
+        "of coded words, not a multiple of 4",
+        corrupt("ITER", iters[1].offset, "decode", 1),
+    )
+    add(
+        "corrupt-coding1-iter1-parameters.rgc",
+        with_payload(payload[:2]),
+        "ITER 1's payload cut to its first 2 bytes, CRC recomputed: it ends inside the parameter block",
+        corrupt("ITER", iters[1].offset, "decode", 1),
+    )
+    add(
+        "corrupt-coding1-iter1-extra-word.rgc",
+        with_payload(payload[:words_at] + struct.pack(">I", 1) + payload[words_at:]),
+        "one coded word too many (00 00 00 01, in front of the others) in ITER 1, CRC recomputed: the "
+        "payload's layout is valid, but decoding does not end with the words used up and the state 0",
+        corrupt("ITER", iters[1].offset, "decode", 1, decode_only=True),
+    )
+    return vectors
+
+
+def derive_alpha(base: bytes) -> list[Vector]:
+    """The vectors made from the RGBA base: ALPH rules and cuts of a file with alpha."""
+    head, before, iters, iend = _parts(base)
+    assert [c.type for c in before] == [b"ALPH"] and head.data[:2] == b"\x02\x00" and head.data[10] == 4
+    alph = before[0]
+    plane = zlib.decompress(alph.data[1:])
+    vectors, add = _collector(ALPHA_BASE)
+
+    add(
+        "rgba-24x20-3it-alph-stored.rgc",
+        join(head, chunk(b"ALPH", b"\0" + zlib_stored(plane)), *iters, iend),
+        "the RGBA base file with its alpha plane re-stored as a zlib stream of stored (uncompressed) blocks",
+        decodes(3, True),
+    )
+    truncated = error("truncated", "open", "truncated")
+    cuts = [
+        (middle(alph), "in-alph", "inside ALPH", truncated),
+        (middle(iters[0]), "in-iter0", "inside ITER 0", truncated),
+        (iters[0].end, "after-iter0", "right after ITER 0", decodes(1, False)),
+    ]
+    for size, slug, where, expect in cuts:
+        add(
+            f"cut-rgba-{size:04d}-{slug}.rgc",
+            base[:size],
+            f"the RGBA base file cut at byte {size}: {where}",
+            expect,
+        )
+
+    bad_crc = zlib.crc32(b"ALPH" + alph.data) ^ 0x01
+    add(
+        "corrupt-rgba-alph-crc.rgc",
+        join(head, chunk(b"ALPH", alph.data, bad_crc), *iters, iend),
+        "one bit of the ALPH CRC flipped",
+        corrupt("ALPH", alph.offset, "decode", 0),
+    )
+    add(
+        "corrupt-rgba-version-1.0.rgc",
+        join(with_head(head, major=1), alph, *iters, iend),
+        "the RGBA base file with HEAD version 1.0, CRC recomputed: mode 4 (RGBA) in a 1.x file",
+        corrupt("HEAD", head.offset, "open", 0),
+    )
+    add(
+        "corrupt-rgba-alph-missing.rgc",
+        join(head, *iters, iend),
+        "the RGBA base file without its ALPH chunk: ITER 0 comes before any ALPH",
+        corrupt("ITER", head.end, "open", 0),
+    )
+    add(
+        "corrupt-rgba-alph-twice.rgc",
+        join(head, alph, alph, *iters, iend),
+        "the ALPH chunk twice",
+        corrupt("ALPH", alph.end, "open", 0),
+    )
+    add(
+        "corrupt-rgba-alph-empty.rgc",
+        join(head, chunk(b"ALPH", b""), *iters, iend),
+        "an ALPH chunk of length 0 (no method byte)",
+        corrupt("ALPH", alph.offset, "open", 0),
+    )
+    add(
+        "corrupt-rgba-alph-method.rgc",
+        join(head, chunk(b"ALPH", b"\x01" + alph.data[1:]), *iters, iend),
+        "ALPH method 1 (reserved), CRC recomputed",
+        corrupt("ALPH", alph.offset, "decode", 0, "unsupported alpha method"),
+    )
+    add(
+        "corrupt-rgba-alph-short.rgc",
+        join(head, chunk(b"ALPH", b"\0" + zlib_stored(plane[:-1])), *iters, iend),
+        "ALPH holds a valid zlib stream of one byte less than the 24x20 alpha plane, CRC recomputed",
+        corrupt("ALPH", alph.offset, "decode", 0, decode_only=True),
+    )
+    add(
+        "corrupt-rgba-alph-in-rgb.rgc",
+        join(with_head(head, mode=3), alph, *iters, iend),
+        "the RGBA base file with HEAD mode 3 (RGB), CRC recomputed: an ALPH chunk in a picture without alpha",
+        corrupt("ALPH", alph.offset, "open", 0),
+    )
+    add(
+        "corrupt-rgba-alph-in-v1.0.rgc",
+        join(with_head(head, major=1, mode=3), alph, *iters, iend),
+        "the RGBA base file as a version 1.0 RGB file (CRC recomputed) that keeps its ALPH chunk: an unknown "
+        "critical chunk to a 1.x reader",
+        corrupt("ALPH", alph.offset, "open", 0),
+    )
+    return vectors
+
+
 def _head_with_model(head: Chunk, model_id: bytes, model_hash: bytes) -> bytes:
     return head.data[:14] + bytes([len(model_id)]) + model_id + model_hash
 
@@ -430,15 +868,29 @@ def _head_with_model(head: Chunk, model_id: bytes, model_hash: bytes) -> bytes:
 def bitplanes_sha256(data: bytes, iterations: int) -> str:
     """SHA-256 of the first decoded bitplanes, each packed as coding 0 stores it (padding bits 0).
 
-    Computed from the decoded bits, so it does not depend on the payload coding;
-    for coding-0 chunks it is cross-checked against the payload bytes themselves.
+    Computed from the decoded bits, so it does not depend on the payload coding.
+    Cross-checked: for coding-0 chunks against the payload bytes themselves, for
+    coding-1 chunks against ``spec_coding1_bits`` (the spec's decoder, bit by bit).
     """
     parsed = container.read(data)
     bitplanes = api.read_bitplanes(parsed, iterations)
+    shape = parsed.header.code_shape()
     packed = [np.packbits(bits.ravel()).tobytes() for bits in bitplanes]
-    for item, raw in zip(parsed.iterations, packed):
-        assert item.coding != 0 or item.payload == raw, "coding-0 payload with nonzero padding bits"
+    for index, (item, bits, raw) in enumerate(zip(parsed.iterations, bitplanes, packed)):
+        if item.coding == 0:
+            assert item.payload == raw, "coding-0 payload with nonzero padding bits"
+        else:
+            previous = bitplanes[index - 1] if index else None
+            expected = spec_coding1_bits(item.payload, shape, previous)
+            assert np.array_equal(bits, expected), f"iteration {index}: entropy.py and the spec disagree"
     return hashlib.sha256(b"".join(packed)).hexdigest()
+
+
+def alpha_sha256(image: Image.Image) -> str | None:
+    """SHA-256 of the decoded alpha plane (height x width bytes, row by row), None without alpha."""
+    if image.mode not in ("LA", "RGBA"):
+        return None
+    return hashlib.sha256(np.asarray(image.getchannel("A")).tobytes()).hexdigest()
 
 
 def pixel_file(source: str, iterations: int) -> str:
@@ -453,26 +905,46 @@ FORMAT_ERRORS = {
 }
 
 
+def read_fully(data: bytes) -> container.Container:
+    """``container.read``, then the bits of every ITER and the alpha plane: every check short of the model."""
+    parsed = container.read(data)
+    api.read_bitplanes(parsed)
+    if parsed.alpha is not None:
+        alpha.decode(parsed.alpha, parsed.header.width, parsed.header.height)
+    return parsed
+
+
 def check(vector: Vector) -> None:
-    """Refuse a vector whose expectation the reference container reader disagrees with."""
+    """Refuse a vector whose expectation the reference reader disagrees with.
+
+    Damage marked ``decode_only`` is looked for in the decoded bits and alpha
+    plane too (``read_fully``); the reference raises ``entropy.PayloadError``
+    there instead of a ``CorruptChunkError`` (reported as a bug), which is only
+    noted here.
+    """
     expect = vector.expect
     try:
-        parsed = container.read(vector.data)
+        parsed = read_fully(vector.data) if expect.get("decode_only") else container.read(vector.data)
     except container.RGCFormatError as caught:
         assert expect["outcome"] == "error", (vector.name, caught)
         assert isinstance(caught, FORMAT_ERRORS[expect["error"]]), (vector.name, caught)
         assert all(part in str(caught) for part in expect["message_contains"]), (vector.name, caught)
         if expect["error"] == "corrupt":
             assert (caught.chunk_type, caught.offset) == (expect["chunk"], expect["offset"]), vector.name
-            if expect["good_prefix"]:
+            if expect["good_prefix"] and not expect.get("decode_only"):
                 kept = container.read(vector.data, on_corrupt="stop").iterations
                 assert len(kept) == expect["good_prefix"], vector.name
+    except entropy.PayloadError as caught:
+        assert expect.get("decode_only"), (vector.name, caught)
+        print(f"note: {vector.name}: the reference reader raises {caught!r}, not a CorruptChunkError")
     else:
         if expect["outcome"] == "decodes":
             found = (len(parsed.iterations), parsed.complete)
             assert found == (expect["iterations"], expect["complete"]), (vector.name, found)
         else:
             assert expect["error"] in ("unknown-model", "model-mismatch"), vector.name
+    if expect.get("decode_only"):
+        _check_decode_only(vector)
     try:
         container.scan(io.BytesIO(vector.data))
         found_at_open = False
@@ -481,15 +953,71 @@ def check(vector: Vector) -> None:
     assert found_at_open == (expect.get("stage") == "open"), (vector.name, "stage")
 
 
+def _check_decode_only(vector: Vector) -> None:
+    """Damage found when decoding: the good prefix decodes, and the spec's own decoder refuses the payload."""
+    expect = vector.expect
+    try:
+        good = container.read(vector.data, on_corrupt="stop")
+    except container.RGCFormatError:  # damage before the first ITER: nothing to keep
+        assert not expect["good_prefix"], vector.name
+        return
+    assert good.corrupt is None and len(good.iterations) > expect["good_prefix"], vector.name
+    if expect["good_prefix"]:
+        api.read_bitplanes(good, expect["good_prefix"])
+    if expect["chunk"] == "ITER":
+        damaged = good.iterations[expect["good_prefix"]]
+        assert damaged.offset == expect["offset"] and damaged.coding == 1, vector.name
+        previous = api.read_bitplanes(good, damaged.index)[-1] if damaged.index else None
+        try:
+            spec_coding1_bits(damaged.payload, good.header.code_shape(), previous)
+        except SpecPayloadError:
+            return
+        raise AssertionError(f"{vector.name}: the spec's decoder accepts the damaged payload")
+
+
+def decoded_entry(vector: Vector, bases: dict[str, bytes], files: dict[str, bytes]) -> dict:
+    """The fields of a ``decodes`` entry that come from decoding it; writes its pixels PNG into ``files``."""
+    iterations = vector.expect["iterations"]
+    parsed = container.read(vector.data)
+    image = pillow_rgc.decode(vector.data, iterations=iterations)
+    source_image = pillow_rgc.decode(bases[vector.source], iterations=iterations)
+    assert np.array_equal(np.asarray(image), np.asarray(source_image)), vector.name
+    pixels = pixel_file(vector.source, iterations)
+    if pixels not in files:
+        buffer = io.BytesIO()
+        image.save(buffer, "PNG")
+        files[pixels] = buffer.getvalue()
+    bits = bitplanes_sha256(vector.data, iterations)
+    assert bits == bitplanes_sha256(bases[vector.source], iterations), vector.name
+    entry = {
+        "width": image.width,
+        "height": image.height,
+        "mode": image.mode,
+        "version": "{}.{}".format(*parsed.header.version),
+        "codings": [item.coding for item in parsed.iterations[:iterations]],
+        "bitplanes_sha256": bits,
+        "pixels": pixels,
+    }
+    if vector.source in ALPHA_PLANES:  # alpha is lossless: what the source picture had, exactly
+        plane = ALPHA_PLANES[vector.source]()
+        assert np.array_equal(np.asarray(image.getchannel("A")), plane), vector.name
+        assert zlib.decompress(parsed.alpha.data) == plane.tobytes(), vector.name
+        entry["alpha_sha256"] = alpha_sha256(image)
+    return entry
+
+
 def main() -> None:
     find_model(MODEL)  # fails early, naming what is installed, if the frozen model is missing
     bases = encode_sources()
+    codings = [item["coding"] for item in pillow_rgc.info(bases[CODING1_BASE])["chunks"]]
+    if codings != [1] * len(codings):
+        raise SystemExit(f"{CODING1_BASE}: codings {codings}, expected coding 1 for every iteration")
     vectors = []
     for name, data in bases.items():
         _, iterations, what = SOURCES[name]
         description = f"{what}, {iterations} iterations, complete"
         vectors.append(Vector(name, data, description, decodes(iterations, True), name))
-    vectors += derive(bases[BASE])
+    vectors += derive(bases)
 
     _check_metadata()
     _check_writer(bases[BASE], next(v for v in vectors if v.name == KNOWN_ANCILLARY))
@@ -499,27 +1027,13 @@ def main() -> None:
         check(vector)
         entry = {"file": vector.name, "description": vector.description, **vector.expect}
         if vector.expect["outcome"] == "decodes":
-            source = bases[vector.source]
-            iterations = vector.expect["iterations"]
-            image = pillow_rgc.decode(source, iterations=iterations)
-            pixels = pixel_file(vector.source, iterations)
-            if pixels not in files:
-                buffer = io.BytesIO()
-                image.save(buffer, "PNG")
-                files[pixels] = buffer.getvalue()
-            entry.update(
-                width=image.width,
-                height=image.height,
-                mode=image.mode,
-                bitplanes_sha256=bitplanes_sha256(source, iterations),
-                pixels=pixels,
-            )
+            entry.update(decoded_entry(vector, bases, files))
         files[vector.name] = vector.data
         entries.append(entry)
 
     model = find_model(MODEL)
     manifest = {
-        "format_version": "{}.{}".format(*container.FORMAT_VERSION),
+        "format_version": FORMAT_VERSION,
         "model": {"id": MODEL, "sha256": model.sha256},
         "pixel_tolerance": PIXEL_TOLERANCE,
         "vectors": entries,

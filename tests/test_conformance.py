@@ -1,11 +1,12 @@
 """Conformance vectors: every file in ``spec/vectors`` gives the outcome ``manifest.json`` records.
 
 See spec/rgc.md, "Conformance vectors".  Decoded bits are compared exactly
-(SHA-256 of the bitplanes, packed as coding 0 packs them), pixels within the
-manifest's tolerance (float networks round differently between machines), and
-errors by kind, by when a reader finds them (``stage``) and by what their
-message must name.  The vectors are read through ``pillow_rgc.container`` and
-through ``PIL.Image.open``, the two ways users reach them.
+(SHA-256 of the bitplanes, packed as coding 0 packs them, whatever coding the
+file uses), alpha planes exactly, pixels within the manifest's tolerance (float
+networks round differently between machines), and errors by kind, by when a
+reader finds them (``stage``) and by what their message must name.  The vectors
+are read through ``pillow_rgc.container`` and through ``PIL.Image.open``, the
+two ways users reach them.
 """
 
 import hashlib
@@ -20,7 +21,7 @@ import pytest
 from PIL import Image, UnidentifiedImageError
 
 import pillow_rgc
-from pillow_rgc import api, container
+from pillow_rgc import alpha, api, container
 from pillow_rgc.models import find_model, installed_models, model_hash
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,7 @@ FORMAT_ERRORS = {
     "unsupported-version": container.UnsupportedVersionError,
 }
 MODEL_ERRORS = ("unknown-model", "model-mismatch")
+ALPHA_MODES = ("LA", "RGBA")
 
 
 def entries(**match) -> list:
@@ -62,6 +64,24 @@ def assert_names(message: str, parts: list[str]) -> None:
     assert not missing, f"{message!r} does not name {missing}"
 
 
+def alpha_sha256(plane: np.ndarray) -> str:
+    """The manifest's hash of an alpha plane: its height x width bytes, row by row."""
+    return hashlib.sha256(np.ascontiguousarray(plane, np.uint8).tobytes()).hexdigest()
+
+
+def read_fully(data: bytes) -> container.Container:
+    """``container.read``, then the bits of every ITER and the alpha plane: every check short of the model.
+
+    Damage that the spec lets a reader find only when it decodes (``decode_only``)
+    shows here at the latest.
+    """
+    parsed = container.read(data)
+    api.read_bitplanes(parsed)
+    if parsed.alpha is not None:
+        alpha.decode(parsed.alpha, parsed.header.width, parsed.header.height)
+    return parsed
+
+
 # --- files that decode -------------------------------------------------------
 
 
@@ -73,7 +93,25 @@ def test_container_reads_the_exact_bitplanes(entry):
     assert len(parsed.iterations) == entry["iterations"]
     assert parsed.complete == entry["complete"]
     assert parsed.corrupt is None
+    assert "{}.{}".format(*header.version) == entry["version"]
+    assert [item.coding for item in parsed.iterations] == entry["codings"]
     assert bitplanes_sha256(api.read_bitplanes(parsed)) == entry["bitplanes_sha256"]
+
+
+@pytest.mark.parametrize("entry", entries(outcome="decodes"))
+def test_info_reports_the_version_and_the_coding_of_every_iteration(entry):
+    info = pillow_rgc.info(data_of(entry))
+    assert info["format_version"] == entry["version"]
+    assert [item["coding"] for item in info["chunks"]] == entry["codings"]
+    assert info["alpha"] == (entry["mode"] in ALPHA_MODES)
+
+
+@pytest.mark.parametrize("entry", entries(outcome="decodes", mode=ALPHA_MODES))
+def test_container_reads_the_exact_alpha_plane(entry):
+    parsed = container.read(data_of(entry))
+    plane = alpha.decode(parsed.alpha, parsed.header.width, parsed.header.height)
+    assert plane.shape == (entry["height"], entry["width"])
+    assert alpha_sha256(plane) == entry["alpha_sha256"]
 
 
 @pytest.mark.parametrize("entry", [p for p in entries(outcome="decodes") if "ancillary" in p.values[0]])
@@ -109,6 +147,9 @@ def test_pillow_decodes_the_expected_pixels(entry):
     tolerance = MANIFEST["pixel_tolerance"]
     assert difference.max() <= tolerance["max_abs"], f"max abs difference {difference.max()}"
     assert difference.mean() <= tolerance["mean_abs"], f"mean abs difference {difference.mean():.4f}"
+    if entry["mode"] in ALPHA_MODES:  # alpha is lossless: exact, in the PNG and by the manifest's hash
+        assert np.array_equal(actual[..., -1], expected[..., -1])
+        assert alpha_sha256(actual[..., -1]) == entry["alpha_sha256"]
 
 
 # --- files a reader refuses ----------------------------------------------------
@@ -116,8 +157,9 @@ def test_pillow_decodes_the_expected_pixels(entry):
 
 @pytest.mark.parametrize("entry", entries(error=tuple(FORMAT_ERRORS)))
 def test_container_refuses_with_the_expected_error(entry):
+    """``decode_only`` damage may pass ``container.read``: it must show when the bits or alpha are decoded."""
     with pytest.raises(FORMAT_ERRORS[entry["error"]]) as caught:
-        container.read(data_of(entry))
+        (read_fully if entry.get("decode_only") else container.read)(data_of(entry))
     assert_names(str(caught.value), entry["message_contains"])
     if entry["error"] == "corrupt":
         assert (caught.value.chunk_type, caught.value.offset) == (entry["chunk"], entry["offset"])
@@ -125,6 +167,17 @@ def test_container_refuses_with_the_expected_error(entry):
 
 @pytest.mark.parametrize("entry", entries(error="corrupt"))
 def test_container_keeps_the_iterations_before_the_damage_on_request(entry):
+    if entry.get("decode_only"):
+        try:
+            parsed = container.read(data_of(entry), on_corrupt="stop")
+        except container.CorruptChunkError:
+            assert not entry["good_prefix"]
+            return
+        if parsed.corrupt is None:  # not seen by the container: the good prefix must still decode
+            assert len(parsed.iterations) > entry["good_prefix"]
+            if entry["good_prefix"]:
+                assert len(api.read_bitplanes(parsed, entry["good_prefix"])) == entry["good_prefix"]
+            return
     if not entry["good_prefix"]:
         with pytest.raises(container.CorruptChunkError):
             container.read(data_of(entry), on_corrupt="stop")
@@ -194,33 +247,56 @@ def test_manifest_entries_have_the_fields_of_their_outcome():
     for entry in ENTRIES:
         assert entry["file"].endswith(".rgc") and entry["description"]
         if entry["outcome"] == "decodes":
-            assert entry["iterations"] >= 1 and entry["mode"] in ("L", "RGB")
+            assert entry["iterations"] >= 1 and entry["mode"] in ("L", "LA", "RGB", "RGBA")
+            assert entry["version"] in ("1.0", "1.1", "2.0"), entry
+            assert len(entry["codings"]) == entry["iterations"] and set(entry["codings"]) <= {0, 1}, entry
             assert len(bytes.fromhex(entry["bitplanes_sha256"])) == 32
+            assert ("alpha_sha256" in entry) == (entry["mode"] in ALPHA_MODES), entry
+            if "alpha_sha256" in entry:
+                assert len(bytes.fromhex(entry["alpha_sha256"])) == 32
             assert entry["pixels"].endswith(".png")
         else:
             assert entry["outcome"] == "error", entry
             assert entry["error"] in (*FORMAT_ERRORS, *MODEL_ERRORS), entry
             assert entry["stage"] in ("open", "decode") and entry["message_contains"], entry
+            if entry.get("decode_only"):
+                assert entry["error"] == "corrupt" and entry["stage"] == "decode", entry
+
+
+def test_vectors_cover_format_2_0():
+    """Coding-1 files, files with alpha (RGBA and LA) and the 2.0 rules are all in the manifest."""
+    decoded = entries(outcome="decodes")
+    coding1 = [p.values[0] for p in decoded if 1 in p.values[0]["codings"]]
+    assert any(set(entry["codings"]) == {1} and entry["complete"] for entry in coding1)
+    assert any(not entry["complete"] for entry in coding1)  # a cut file decodes its coding-1 chunks
+    assert {p.values[0]["mode"] for p in decoded} == {"L", "LA", "RGB", "RGBA"}
+    assert {"1.0", "1.1", "2.0"} <= {p.values[0]["version"] for p in decoded}
+    corrupt = {(p.values[0]["chunk"], p.values[0]["stage"]) for p in entries(error="corrupt")}
+    assert {("ALPH", "open"), ("ALPH", "decode"), ("ITER", "decode")} <= corrupt
 
 
 def test_vectors_are_bound_to_the_frozen_test_model():
     info = find_model(TEST_MODEL)
     assert model_hash(info.folder) == info.sha256, "weights/rgc-tiny-test changed: it must never change"
     assert MANIFEST["model"] == {"id": TEST_MODEL, "sha256": info.sha256}
-    assert MANIFEST["format_version"] == "{}.{}".format(*container.FORMAT_VERSION)
+    assert MANIFEST["format_version"] == "2.0"
+    assert int(MANIFEST["format_version"].split(".")[0]) in container.READ_MAJORS
     for param in entries(outcome="decodes"):
         header = container.read(data_of(param.values[0])).header
         assert (header.model_id, header.model_hash.hex()) == (TEST_MODEL, info.sha256)
 
 
-def test_derived_vectors_are_exactly_what_make_vectors_makes_from_the_base_vector(monkeypatch):
+def test_derived_vectors_are_exactly_what_make_vectors_makes_from_the_base_vectors(monkeypatch):
     """Cut and damaged files involve no float arithmetic, so they are checked byte for byte."""
     spec = importlib.util.spec_from_file_location("make_vectors", ROOT / "spec" / "make_vectors.py")
     make_vectors = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, make_vectors)  # dataclasses look their module up
     spec.loader.exec_module(make_vectors)
     by_file = {entry["file"]: entry for entry in ENTRIES}
-    for vector in make_vectors.derive((VECTORS / make_vectors.BASE).read_bytes()):
+    bases = {name: (VECTORS / name).read_bytes() for name in make_vectors.SOURCES}
+    derived = make_vectors.derive(bases)
+    assert {vector.name for vector in derived} | set(bases) == set(by_file)
+    for vector in derived:
         assert (VECTORS / vector.name).read_bytes() == vector.data, vector.name
         entry = by_file[vector.name]
         assert entry["description"] == vector.description

@@ -403,10 +403,10 @@ SETTINGS = [(threads, level) for threads in (1, 2) for level in LEVELS]
 
 
 class Recorder:
-    """Stands in for ``entropy.decode_bitplanes`` and keeps what it returned."""
+    """Stands in for ``api.read_bitplanes`` and keeps what it returned."""
 
     def __init__(self):
-        self.decode = entropy.decode_bitplanes
+        self.decode = api.read_bitplanes
         self.results = []
 
     def __call__(self, *args):
@@ -423,9 +423,9 @@ def test_decoded_bits_and_coded_bytes_do_not_depend_on_threads_or_graph_optimisa
         monkeypatch.setattr(api, "load_model_for", lambda header, loaded=loaded: loaded)
         monkeypatch.setattr(api, "load_model", lambda model_id, loaded=loaded: loaded)
         recorder = Recorder()
-        monkeypatch.setattr(entropy, "decode_bitplanes", recorder)
+        monkeypatch.setattr(api, "read_bitplanes", recorder)
         pixels.append(np.asarray(pillow_rgc.decode(coded_file), np.int16))
-        monkeypatch.setattr(entropy, "decode_bitplanes", recorder.decode)
+        monkeypatch.setattr(api, "read_bitplanes", recorder.decode)
         bitplanes = recorder.results[-1]
         hashes.add(bitplanes_sha256(bitplanes))
         # the same bits code to the same bytes in every setting: the coder runs no network
