@@ -53,16 +53,14 @@ def encode_pixels(
     """
     height, width = pixels.shape[:2]
     image = to_network(pixels, model.info.code_stride)
-    enc_states = model.zero_encoder_states(*image.shape[2:])
-    dec_states = model.zero_decoder_states(*image.shape[2:])
-    reconstruction = np.zeros_like(image)
+    states = model.zero_encoder_states(*image.shape[2:])
+    reconstruction = Reconstruction(model, height, width)  # the decoder's view, exactly as a reader's
     bitplanes = []
     while len(bitplanes) < max_iterations:
-        signs, enc_states = model.encode_step(image - reconstruction, enc_states)
+        signs, states = model.encode_step(image - reconstruction.value, states)
         bitplanes.append(signs[0] > 0)
-        delta, dec_states = model.decode_step(_as_signs(bitplanes[-1]), dec_states)
-        reconstruction += delta
-        if not keep_going(bitplanes, to_pixels(reconstruction, height, width)):
+        reconstruction.add(bitplanes[-1])
+        if not keep_going(bitplanes, reconstruction.pixels()):
             break
     return bitplanes
 
@@ -93,28 +91,21 @@ class Reconstruction:
         return to_pixels(self.value, self.height, self.width)
 
 
-def _reconstructions(
-    model: LoadedModel, bitplanes: list[np.ndarray], height: int, width: int
-) -> Iterator[np.ndarray]:
-    """The padded float reconstruction after each bitplane (one array, updated in place)."""
-    reconstruction = Reconstruction(model, height, width)
-    for bits in bitplanes:
-        reconstruction.add(bits)
-        yield reconstruction.value
-
-
 def decode_iterations(
     model: LoadedModel, bitplanes: list[np.ndarray], height: int, width: int
 ) -> Iterator[np.ndarray]:
-    """The (height,width,3) uint8 reconstruction after each bitplane, in turn (for previews)."""
-    for reconstruction in _reconstructions(model, bitplanes, height, width):
-        yield to_pixels(reconstruction, height, width)
+    """The (height,width,3) uint8 reconstruction after each bitplane, in turn."""
+    reconstruction = Reconstruction(model, height, width)
+    for bits in bitplanes:
+        reconstruction.add(bits)
+        yield reconstruction.pixels()
 
 
 def decode_pixels(model: LoadedModel, bitplanes: list[np.ndarray], height: int, width: int) -> np.ndarray:
     """The (height,width,3) uint8 reconstruction after all ``bitplanes`` (at least one)."""
     if not bitplanes:
         raise ValueError("no iteration to decode")
-    for final in _reconstructions(model, bitplanes, height, width):  # noqa: B007 (the last one is wanted)
-        pass
-    return to_pixels(final, height, width)
+    reconstruction = Reconstruction(model, height, width)
+    for bits in bitplanes:
+        reconstruction.add(bits)
+    return reconstruction.pixels()
