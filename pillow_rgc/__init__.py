@@ -6,9 +6,10 @@ The same codec is available without Pillow's file handling as
 :func:`encode`, :func:`decode`, :func:`info` and :func:`truncate`.
 """
 
-from .api import DEFAULT_QUALITY, UnsupportedImageError, decode, encode, info, truncate
+from .api import DEFAULT_QUALITY, decode, encode, info, truncate
 from .container import RGCFormatError
 from .models import DEFAULT_MODEL, ModelError, add_model_path, installed_models
+from .modes import UnsupportedImageError
 from .plugin import register as _register
 
 __version__ = "0.1.0"

@@ -14,7 +14,7 @@ Rate control lives here. ``quality`` is read as in the spec's "Quality scale":
 limits are given, encoding stops at the first one reached. Targets the model
 cannot reach give all of its iterations.
 
-Modes are converted as Pillow's own writers convert them (:func:`storable`);
+Modes are converted as Pillow's own writers convert them (:func:`modes.storable`);
 an alpha channel is kept exactly, beside the coded colour (``alpha.py``).
 Metadata (Exif, ICC profile, XMP) travels in the ancillary chunks ``exif``,
 ``iccp`` and ``xmpd``, untouched.
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import alpha, codec, container, entropy
+from . import alpha, codec, container, entropy, metadata, modes
 from .models import DEFAULT_MODEL, ModelError, load_model
 from .quality import ms_ssim, ms_ssim_for_jpeg_quality
 
@@ -40,110 +40,6 @@ def _target_ms_ssim(quality: float) -> float:
     if not 0 < quality <= 100:
         raise ValueError(f"quality must be in (0, 1] (MS-SSIM) or (1, 100] (JPEG scale), not {quality}")
     return quality if quality <= 1 else ms_ssim_for_jpeg_quality(quality)
-
-
-EXIF_PREFIX = b"Exif\x00\x00"
-"""What JPEG's APP1 segment puts before the Exif block; ``exif`` chunks hold the block alone."""
-
-METADATA_KEYS = {"exif": "exif", "iccp": "icc_profile", "xmpd": "xmp"}
-"""Metadata chunk type -> the ``im.info`` key (and ``save`` option) Pillow uses for it."""
-
-CONVERTED_TO = {"1": "L", "L": "L", "LA": "LA", "La": "LA", "P": "RGB", "PA": "RGBA"}
-"""Mode -> the stored mode it converts to (others: ``RGB``); ``A`` is added when it has transparency."""
-
-UNSUPPORTED_MODES = {
-    "I": "32-bit integer samples",
-    "F": "floating-point samples",
-    "I;16": "16-bit samples",
-    "I;16L": "16-bit samples",
-    "I;16B": "16-bit samples",
-    "I;16N": "16-bit samples",
-    "LAB": "CIELAB, which Pillow's convert('RGB') does not map to RGB",
-}
-"""Modes refused rather than converted: no conversion to 8-bit RGB or L is right for every image."""
-
-
-class UnsupportedImageError(OSError, ValueError):
-    """The image cannot be stored as RGC as it is (its mode, or several frames).
-
-    An ``OSError`` as Pillow's writers raise ("cannot write mode ... as JPEG")
-    and a ``ValueError`` as the rest of this API raises for bad arguments.
-    """
-
-
-def storable(image: Image.Image) -> Image.Image:
-    """``image`` in the mode the file stores: ``L``, ``LA``, ``RGB`` or ``RGBA``.
-
-    As Pillow's WebP and AVIF writers: ``P`` with transparency and ``PA`` become
-    ``RGBA``, other ``P`` ``RGB``; ``1`` becomes ``L``; a ``transparency`` key in
-    ``image.info`` becomes an alpha channel; ``RGBa``/``La`` are un-premultiplied;
-    ``RGBX``, ``CMYK`` (naively, without a colour profile), ``YCbCr`` and ``HSV``
-    become ``RGB``. ``I``, ``I;16``, ``F`` and ``LAB`` are refused
-    (:data:`UNSUPPORTED_MODES`).
-    """
-    mode = image.mode
-    if mode in container.MODE_CHANNELS and "transparency" not in image.info:
-        return image
-    if mode in UNSUPPORTED_MODES:
-        raise UnsupportedImageError(
-            f"cannot write mode {mode} as RGC ({UNSUPPORTED_MODES[mode]}): convert it to 'L' or 'RGB' "
-            "yourself, choosing how its values map to 0-255"
-        )
-    target = CONVERTED_TO.get(mode, "RGB")
-    if image.has_transparency_data and not target.endswith("A"):
-        target += "A"
-    return image.convert(target)
-
-
-def _colour_mode(mode: str) -> str:
-    """The coded part of a stored mode: ``L`` or ``RGB`` (the alpha channel is stored apart)."""
-    return mode.removesuffix("A")
-
-
-def _network_pixels(image: Image.Image) -> np.ndarray:
-    """(H,W,3) uint8 pixels the networks see, of an image in a stored mode (gray repeated thrice)."""
-    if _colour_mode(image.mode) == "L":
-        return np.repeat(np.asarray(image.convert("L"))[:, :, None], 3, axis=2)
-    return np.asarray(image.convert("RGB"))
-
-
-def output_pixels(pixels: np.ndarray, mode: str) -> np.ndarray:
-    """Decoded RGB pixels in the file's colour mode: luma by ITU-R 601-2, as Pillow's convert('L')."""
-    if _colour_mode(mode) == "L":
-        return np.asarray(Image.fromarray(pixels, "RGB").convert("L"))
-    return pixels
-
-
-def metadata_chunks(
-    exif: bytes | Image.Exif | None = None, icc_profile: bytes | None = None, xmp: bytes | str | None = None
-) -> dict[str, bytes]:
-    """The ancillary chunks holding the metadata a writer is given; empty or ``None`` values are left out.
-
-    ``exif`` may be an ``Image.Exif`` or its bytes, with or without the
-    ``Exif\\0\\0`` prefix (which the chunk does not keep); ``xmp`` a ``str``
-    (stored as UTF-8) or bytes.
-    """
-    chunks = {}
-    if isinstance(exif, Image.Exif):
-        exif = exif.tobytes()
-    if exif:
-        block = bytes(exif).removeprefix(EXIF_PREFIX)
-        if not block.startswith((b"II*\x00", b"MM\x00*")):
-            raise ValueError("exif must be an Image.Exif or Exif bytes (a TIFF block: II*\\0 or MM\\0*)")
-        chunks["exif"] = block
-    if icc_profile:
-        chunks["iccp"] = bytes(icc_profile)
-    if xmp:
-        chunks["xmpd"] = xmp.encode("utf-8") if isinstance(xmp, str) else bytes(xmp)
-    return chunks
-
-
-def metadata_info(ancillary: dict[str, bytes]) -> dict[str, bytes]:
-    """``im.info`` entries for a file's metadata chunks (Exif after ``Exif\\0\\0``, as in PNG)."""
-    info = {METADATA_KEYS[name]: data for name, data in ancillary.items() if name in METADATA_KEYS}
-    if "exif" in info:
-        info["exif"] = EXIF_PREFIX + info["exif"].removeprefix(EXIF_PREFIX)
-    return info
 
 
 def encode(
@@ -158,7 +54,7 @@ def encode(
 ) -> bytes:
     """Encode ``image`` as a complete ``.rgc`` file; see the module docstring for the limits.
 
-    ``exif``, ``icc_profile`` and ``xmp`` are stored as given (:func:`metadata_chunks`);
+    ``exif``, ``icc_profile`` and ``xmp`` are stored as given (:func:`metadata.to_chunks`);
     nothing is taken from ``image.info`` here (the Pillow plugin decides that).
     """
     if quality is None and iterations is None and max_bytes is None:
@@ -167,15 +63,15 @@ def encode(
         raise ValueError(f"iterations must be at least 1, not {iterations}")
     if image.width < 1 or image.height < 1:
         raise ValueError("cannot encode an empty image")
-    ancillary = metadata_chunks(exif, icc_profile, xmp)
-    image = storable(image)
+    ancillary = metadata.to_chunks(exif, icc_profile, xmp)
+    image = modes.storable(image)
     mode = image.mode
     alpha_data = alpha.encode(np.asarray(image.getchannel("A"))) if mode.endswith("A") else None
     loaded = load_model(model or DEFAULT_MODEL)
     info = loaded.info
-    pixels = _network_pixels(image)
+    pixels = modes.network_pixels(image)
     target = None if quality is None or quality == 1 else _target_ms_ssim(quality)
-    reference = output_pixels(pixels, mode)
+    reference = modes.output_pixels(pixels, mode)
     header = container.Header(
         width=image.width,
         height=image.height,
@@ -204,7 +100,7 @@ def encode(
         if file_bytes > budget:
             return False
         payloads.append((coding, payload))
-        return target is None or ms_ssim(reference, output_pixels(reconstruction, mode)) < target
+        return target is None or ms_ssim(reference, modes.output_pixels(reconstruction, mode)) < target
 
     codec.encode_pixels(loaded, pixels, limit, keep_going)
     if not payloads:
@@ -284,7 +180,7 @@ class Decoder:
             self.reconstruction = codec.Reconstruction(self.reconstruction.model, header.height, header.width)
         for bits in read_bitplanes(parsed, wanted, on_corrupt)[self.reconstruction.count :]:
             self.reconstruction.add(bits)
-        pixels = output_pixels(self.reconstruction.pixels(), header.mode)
+        pixels = modes.output_pixels(self.reconstruction.pixels(), header.mode)
         if parsed.alpha is None:
             return pixels
         if self.alpha is None:
@@ -300,11 +196,11 @@ def decode_array(parsed: container.Container, iterations: int | None = None) -> 
 def decode(data: bytes, iterations: int | None = None) -> Image.Image:
     """Decode ``.rgc`` bytes (complete or cut) using at most ``iterations`` iterations.
 
-    The file's metadata is in ``info`` under Pillow's keys (:func:`metadata_info`).
+    The file's metadata is in ``info`` under Pillow's keys (:func:`metadata.to_info`).
     """
     parsed = container.read(data)
     image = Image.fromarray(decode_array(parsed, iterations), parsed.header.mode)
-    image.info.update(metadata_info(parsed.ancillary))
+    image.info.update(metadata.to_info(parsed.ancillary))
     return image
 
 
@@ -324,7 +220,7 @@ def info(data: bytes) -> dict[str, Any]:
         "iterations_present": len(parsed.iterations),
         "complete": parsed.complete,
         "alpha": parsed.alpha is not None,
-        "metadata": sorted(METADATA_KEYS[name] for name in parsed.ancillary),
+        "metadata": sorted(metadata.METADATA_KEYS[name] for name in parsed.ancillary),
         "file_bytes": len(data),
         "raw_bits_per_iteration": raw_bits,
         "chunks": [

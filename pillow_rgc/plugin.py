@@ -39,7 +39,7 @@ from typing import IO, Any
 
 from PIL import Image, ImageFile
 
-from . import api, container
+from . import api, container, metadata, modes
 
 FORMAT = "RGC"
 MIME_TYPE = "image/x-rgc"
@@ -90,7 +90,7 @@ class RgcImageFile(ImageFile.ImageFile):
         self._mode = header.mode
         self.info["model"] = header.model_id
         self.info["iterations"] = found.iterations
-        self.info.update(api.metadata_info(found.ancillary))
+        self.info.update(metadata.to_info(found.ancillary))
         #: Iterations to decode; None decodes every complete iteration the file holds.
         self.iterations: int | None = None
         self._shrink: float | None = None  # set by draft()
@@ -233,7 +233,7 @@ def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     """RGC holds one image: ``save_all`` of a single frame saves it, of several is refused."""
     frames = _frame_count(im)
     if frames > 1:
-        raise api.UnsupportedImageError(
+        raise modes.UnsupportedImageError(
             f"RGC stores a single image, not {frames} frames: save each frame to its own file"
         )
     _save(im, fp, filename)

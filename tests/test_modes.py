@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import pillow_rgc
-from pillow_rgc import api, container
+from pillow_rgc import container, modes
 
 from .conftest import TEST_MODEL, synthetic_photo
 
@@ -133,7 +133,7 @@ def test_modes_without_a_right_8_bit_mapping_are_refused_naming_the_mode(mode, t
         image.save(path, model=TEST_MODEL)
     assert isinstance(caught.value, ValueError)  # the Python API's habit, beside Pillow's OSError
     assert not path.exists()
-    with pytest.raises(api.UnsupportedImageError):
+    with pytest.raises(modes.UnsupportedImageError):
         pillow_rgc.encode(image, model=TEST_MODEL)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .. import api, codec, container, models
+from .. import api, codec, container, models, modes
 from ..quality import ms_ssim, psnr
 from .photos import list_images
 
@@ -47,7 +47,7 @@ def photo_curve(image: Image.Image, model_id: str) -> list[IterationPoint]:
     points = []
     decoded = codec.decode_iterations(model, api.read_bitplanes(parsed), header.height, header.width)
     for k, pixels in enumerate(decoded, start=1):
-        pixels = api.output_pixels(pixels, header.mode)
+        pixels = modes.output_pixels(pixels, header.mode)
         size = len(api.truncate(data, iterations=k))
         points.append(
             IterationPoint(
