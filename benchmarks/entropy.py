@@ -78,7 +78,7 @@ def measure(path: Path, quality: float, model: str | None, repeat: int) -> dict:
     raw_bits = int(np.prod(shape))
     decodes = []
     for _ in range(repeat):
-        with Timed("decode_bitplanes") as timed:
+        with Timed("decode_bitplane") as timed:
             start = time.perf_counter()
             pillow_rgc.decode(data)
             decodes.append((time.perf_counter() - start, timed.seconds))
