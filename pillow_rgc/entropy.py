@@ -673,14 +673,3 @@ def _decode_context(payload: bytes, shape, previous: np.ndarray | None) -> np.nd
     if not coder.is_empty():
         raise PayloadError("coded words left over after the last bit (a damaged or mismatched payload)")
     return plane[:, 1:-1, 1:-1] > 0
-
-
-def decode_bitplanes(chunks, shape: tuple[int, int, int]) -> list[np.ndarray]:
-    """Bitplanes of ``(coding, payload)`` pairs, in iteration order."""
-    bitplanes: list[np.ndarray] = []
-    for index, (coding, payload) in enumerate(chunks):
-        try:
-            bitplanes.append(decode_bitplane(coding, payload, shape, bitplanes))
-        except PayloadError as error:
-            raise PayloadError(f"iteration {index}: {error}") from None
-    return bitplanes
