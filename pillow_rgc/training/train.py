@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .data import PatchSampler, list_images, load_rgb
+from .losses import codec_loss, ms_ssim
 from .model import Architecture, ResidualCodec
 
 
@@ -61,16 +62,18 @@ def save_weights(model: ResidualCodec, step: int, iterations: int, path: Path) -
 
 
 @torch.no_grad()
-def validation_psnr(model: ResidualCodec, crops: torch.Tensor, iterations: int) -> list[float]:
-    """PSNR (dB) of each iteration's reconstruction on fixed validation crops."""
+def validation_scores(model: ResidualCodec, crops: torch.Tensor, iterations: int) -> dict[str, list[float]]:
+    """PSNR (dB) and mean MS-SSIM of each iteration's 8-bit reconstruction of fixed validation crops."""
     model.eval()
     outputs = model(crops, iterations, stochastic=False)
     model.train()
-    psnr = []
+    psnr, msssim = [], []
     for out in outputs:
-        mse = ((out.clamp(-0.5, 0.5) - crops) ** 2).mean().item()
-        psnr.append(10 * math.log10(1 / max(mse, 1e-12)))
-    return psnr
+        pixels = torch.round((out.clamp(-0.5, 0.5) + 0.5) * 255) / 255
+        mse = ((pixels - 0.5 - crops) ** 2).mean().item()
+        psnr.append(round(10 * math.log10(1 / max(mse, 1e-12)), 2))
+        msssim.append(round(ms_ssim(pixels, crops + 0.5).mean().item(), 4))
+    return {"val_psnr": psnr, "val_ms_ssim": msssim}
 
 
 def validation_crops(folder: str, size: int = 256) -> torch.Tensor:
@@ -95,6 +98,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--patch", type=int, default=64)
     p.add_argument("--iterations", type=int, default=12, help="iterations unrolled per step")
     p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument(
+        "--ms-ssim-weight", type=float, default=0.0, help="weight of the (1 - MS-SSIM) term beside L1"
+    )
     p.add_argument("--arch", default=None, help="architecture as JSON (new runs only)")
     p.add_argument("--init", default=None, help="weights.pt to start a new run from")
     p.add_argument("--val", default=None, help="folder of validation photos (never trained on)")
@@ -157,7 +163,7 @@ def train(args: argparse.Namespace) -> Path:
         batch = sampler.batch(args.batch)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=not args.no_bf16):
             outputs = model(batch, args.iterations)
-        loss = sum((batch - out.float()).abs().mean() for out in outputs) / len(outputs)
+        loss = codec_loss(batch, outputs, args.ms_ssim_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -173,8 +179,8 @@ def train(args: argparse.Namespace) -> Path:
         if step % args.checkpoint_every == 0 or step == args.steps:
             checkpoint()
         if crops is not None and step % args.val_every == 0:
-            psnr = validation_psnr(model, crops, args.iterations)
-            log.write(json.dumps({"step": step, "val_psnr": [round(p, 2) for p in psnr]}) + "\n")
+            scores = validation_scores(model, crops, args.iterations)
+            log.write(json.dumps({"step": step, **scores}) + "\n")
     checkpoint()
     log.close()
     return run / "weights.pt"
