@@ -109,3 +109,18 @@ def test_learning_rate_warms_up_then_decays():
 def test_macs_per_pixel_counts_the_decoder_convolutions():
     arch = Architecture()
     assert arch.macs_per_pixel()["decoder"] == pytest.approx(13096)
+
+
+def test_training_ms_ssim_is_the_benchmarks_ms_ssim_and_has_gradients():
+    from pillow_rgc.quality import ms_ssim as reference
+    from pillow_rgc.training.losses import ms_ssim, scales_that_fit
+
+    a = np.asarray(synthetic_photo(192, 176, seed=1))
+    b = np.asarray(synthetic_photo(192, 176, seed=2))
+    x = torch.tensor(a / 255.0, dtype=torch.float32).permute(2, 0, 1)[None]
+    y = torch.tensor(b / 255.0, dtype=torch.float32).permute(2, 0, 1)[None].requires_grad_()
+    value = ms_ssim(x, y)
+    assert value.item() == pytest.approx(reference(a, b), abs=1e-4)
+    value.sum().backward()
+    assert y.grad.abs().sum() > 0
+    assert [scales_that_fit(size) for size in (16, 32, 64, 128, 176)] == [1, 2, 3, 4, 5]
