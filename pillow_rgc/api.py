@@ -14,6 +14,12 @@ Rate control lives here. ``quality`` is read as in the spec's "Quality scale":
 limits are given, encoding stops at the first one reached. Targets the model
 cannot reach give all of its iterations.
 
+Big pictures (more than ``TILE_ABOVE_PIXELS``) are coded in tiles of about
+``TILE_SIDE`` pixels (format 3.0), each a picture of its own for the network,
+so memory stays bounded whatever the size: the network's hidden states for a
+24-megapixel photo would not fit in 2 GB. Each tile gets its own rate control,
+so ``quality`` is met tile by tile and flat tiles stop early.
+
 Modes are converted as Pillow's own writers convert them (:func:`modes.storable`);
 an alpha channel is kept exactly, beside the coded colour (``alpha.py``).
 Metadata (Exif, ICC profile, XMP) travels in the ancillary chunks ``exif``,
@@ -23,6 +29,7 @@ Metadata (Exif, ICC profile, XMP) travels in the ancillary chunks ``exif``,
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
@@ -34,6 +41,35 @@ from .quality import ms_ssim, ms_ssim_for_jpeg_quality
 
 DEFAULT_QUALITY = 75
 CHUNK_OVERHEAD = 4 + 4 + 3 + 4  # length, type, ITER index and coding, CRC
+
+TILE_ABOVE_PIXELS = 1 << 21
+"""Pictures with more pixels than this (a 1920x1080 frame has fewer) are coded in tiles."""
+
+TILE_SIDE = 1024
+"""Tiles are at most this many pixels a side: the decoder's states for one take ~200 MB."""
+
+
+def tile_size_for(width: int, height: int, stride: int, tile_side: int | None = None) -> tuple[int, int]:
+    """(tile_width, tile_height) for a picture, or (0, 0) to code it whole.
+
+    ``tile_side`` None chooses: tiles of at most ``TILE_SIDE`` for pictures of
+    more than ``TILE_ABOVE_PIXELS``, else one tile; 0 never tiles; a number
+    asks for tiles of at most that side. Tiles are balanced (the last column
+    and row are no slivers, as far as whole code cells allow).
+    """
+    if tile_side is None:
+        tile_side = TILE_SIDE if width * height > TILE_ABOVE_PIXELS else 0
+    if not tile_side:
+        return 0, 0
+    if tile_side < stride:
+        raise ValueError(f"tile_side must be at least the code stride {stride}, not {tile_side}")
+
+    def side(length: int) -> int:
+        count = math.ceil(length / tile_side)
+        return math.ceil(math.ceil(length / count) / stride) * stride
+
+    tile_width, tile_height = side(width), side(height)
+    return (0, 0) if tile_width >= width and tile_height >= height else (tile_width, tile_height)
 
 
 def _target_ms_ssim(quality: float) -> float:
@@ -51,8 +87,11 @@ def encode(
     exif: bytes | Image.Exif | None = None,
     icc_profile: bytes | None = None,
     xmp: bytes | str | None = None,
+    tile_side: int | None = None,
 ) -> bytes:
     """Encode ``image`` as a complete ``.rgc`` file; see the module docstring for the limits.
+
+    ``tile_side`` is as in :func:`tile_size_for` (None: tiles for big pictures only).
 
     ``exif``, ``icc_profile`` and ``xmp`` are stored as given (:func:`metadata.to_chunks`);
     nothing is taken from ``image.info`` here (the Pillow plugin decides that).
@@ -72,6 +111,7 @@ def encode(
     pixels = modes.network_pixels(image)
     target = None if quality is None or quality == 1 else _target_ms_ssim(quality)
     reference = modes.output_pixels(pixels, mode)
+    tile_width, tile_height = tile_size_for(image.width, image.height, info.code_stride, tile_side)
     header = container.Header(
         width=image.width,
         height=image.height,
@@ -81,11 +121,15 @@ def encode(
         code_channels=info.code_channels,
         code_stride=info.code_stride,
         iterations=1,
-        version=container.version_for(mode),
+        version=container.TILED_VERSION if tile_width else container.version_for(mode),
+        tile_width=tile_width,
+        tile_height=tile_height,
     )
     limit = min(iterations or info.iterations, info.iterations)
+    if header.tiled:
+        data = _encode_tiles(header, loaded, pixels, reference, limit, target, ancillary, alpha_data)
+        return data if max_bytes is None else _cut_to(data, max_bytes)
     budget = max_bytes if max_bytes is not None else float("inf")
-    payloads: list[tuple[int, bytes]] = []
     raw_size = header.raw_payload_size()
     file_bytes = (
         len(container.write(header, [(entropy.RAW, bytes(raw_size))], ancillary, alpha_data))
@@ -93,16 +137,12 @@ def encode(
         - raw_size
     )
 
-    def keep_going(bitplanes: list[np.ndarray], reconstruction: np.ndarray) -> bool:
+    def within_budget(payload: bytes) -> bool:
         nonlocal file_bytes
-        coding, payload = entropy.encode_bitplane(bitplanes[-1], bitplanes[:-1])
         file_bytes += CHUNK_OVERHEAD + len(payload)
-        if file_bytes > budget:
-            return False
-        payloads.append((coding, payload))
-        return target is None or ms_ssim(reference, modes.output_pixels(reconstruction, mode)) < target
+        return file_bytes <= budget
 
-    codec.encode_pixels(loaded, pixels, limit, keep_going)
+    payloads = _encode_tile(loaded, pixels, reference, mode, limit, target, within_budget)
     if not payloads:
         raise ValueError(f"max_bytes={max_bytes} is too small: one iteration needs {file_bytes} bytes")
     codings = [coding for coding, _ in payloads]  # a coding-1 chunk makes the file 2.0
@@ -112,22 +152,88 @@ def encode(
     return container.write(final, payloads, ancillary, alpha_data)
 
 
+def _encode_tile(
+    loaded, pixels, reference, mode, limit, target, within_budget=lambda payload: True
+) -> list[tuple[int, bytes]]:
+    """(coding, payload) of each iteration of one picture or tile, under its rate control.
+
+    Iterations are added until the 8-bit reconstruction reaches the MS-SSIM
+    ``target`` (None: until ``limit``) or the next payload breaks the budget.
+    """
+    payloads: list[tuple[int, bytes]] = []
+
+    def keep_going(bitplanes: list[np.ndarray], reconstruction: np.ndarray) -> bool:
+        coding, payload = entropy.encode_bitplane(bitplanes[-1], bitplanes[:-1])
+        if not within_budget(payload):
+            return False
+        payloads.append((coding, payload))
+        return target is None or ms_ssim(reference, modes.output_pixels(reconstruction, mode)) < target
+
+    codec.encode_pixels(loaded, pixels, limit, keep_going)
+    return payloads
+
+
+def _encode_tiles(header, loaded, pixels, reference, limit, target, ancillary, alpha_data) -> bytes:
+    """A tiled file (format 3.0): each tile coded on its own, then one ITER chunk per iteration."""
+    per_tile = [
+        _encode_tile(
+            loaded, pixels[y : y + h, x : x + w], reference[y : y + h, x : x + w], header.mode, limit, target
+        )
+        for x, y, w, h in header.tiles()
+    ]
+    count = max(map(len, per_tile))
+    payloads = [
+        (
+            container.CODING_TILED,
+            container.tiled_payload([tile[index] if index < len(tile) else None for tile in per_tile]),
+        )
+        for index in range(count)
+    ]
+    return container.write(dataclasses.replace(header, iterations=count), payloads, ancillary, alpha_data)
+
+
+def _cut_to(data: bytes, max_bytes: int) -> bytes:
+    """``data`` shortened to the iterations that fit in ``max_bytes``, as ``max_bytes=`` promises."""
+    try:
+        return container.truncate(data, max_bytes=max_bytes)
+    except ValueError as error:
+        raise ValueError(f"max_bytes={max_bytes} is too small: {error}") from None
+
+
 def read_bitplanes(
     parsed: container.Container, iterations: int | None = None, on_corrupt: str = "raise"
 ) -> list[np.ndarray]:
-    """Bitplanes of the first ``iterations`` complete iterations (all by default).
+    """Bitplanes of the first ``iterations`` complete iterations (all by default) of a one-tile picture.
 
     A payload whose damage only decoding finds is a corrupt ``ITER`` chunk; with
     ``on_corrupt="stop"`` the iterations before it are kept, if there are any.
     """
-    shape = parsed.header.code_shape()
-    bitplanes: list[np.ndarray] = []
-    for chunk in parsed.iterations[:iterations] if iterations else parsed.iterations:
+    if parsed.header.tiled:
+        raise ValueError("the picture is tiled: read_tile_bitplanes gives each tile's bitplanes")
+    return read_tile_bitplanes(parsed, iterations, on_corrupt)[0]
+
+
+def read_tile_bitplanes(
+    parsed: container.Container, iterations: int | None = None, on_corrupt: str = "raise"
+) -> list[list[np.ndarray]]:
+    """Each tile's bitplanes (one list per tile, raster order) of the first ``iterations`` iterations.
+
+    As :func:`read_bitplanes`; a one-tile picture gives one list. With
+    ``on_corrupt="stop"``, every tile keeps the iterations before the damaged chunk.
+    """
+    header = parsed.header
+    tiles = header.tiles()
+    bitplanes: list[list[np.ndarray]] = [[] for _ in tiles]
+    for index, chunk in enumerate(parsed.iterations[:iterations] if iterations else parsed.iterations):
+        entries = chunk.tiles if chunk.tiles is not None else [(chunk.coding, chunk.payload)]
         try:
-            bitplanes.append(entropy.decode_bitplane(chunk.coding, chunk.payload, shape, bitplanes))
+            for tile, entry, (_, _, width, height) in zip(bitplanes, entries, tiles):
+                if entry is not None:
+                    shape = header.code_shape(width, height)
+                    tile.append(entropy.decode_bitplane(*entry, shape, tile))
         except entropy.PayloadError as error:
-            if on_corrupt == "stop" and bitplanes:
-                break
+            if on_corrupt == "stop" and index:
+                return [tile[:index] for tile in bitplanes]
             raise container.CorruptChunkError(str(error), "ITER", chunk.chunk_index, chunk.offset) from None
     return bitplanes
 
@@ -148,17 +254,17 @@ class Decoder:
     """Decodes one file, and goes on where it stopped when more of it has arrived (a stream).
 
     ``pixels`` runs the decoder network once per iteration it has not run yet,
-    so a picture shown after every new iteration costs one decode in all.
+    so a picture shown after every new iteration costs one decode in all. A
+    tiled picture is decoded again tile by tile instead, so that only one
+    tile's states are ever held.
     """
 
     def __init__(self, header: container.Header):
         self.header = header
-        self.reconstruction = codec.Reconstruction(load_model_for(header), header.height, header.width)
+        self.model = load_model_for(header)
+        self.reconstruction: codec.Reconstruction | None = None  # one-tile pictures, once decoding
         self.alpha: np.ndarray | None = None
-
-    @property
-    def decoded(self) -> int:
-        return self.reconstruction.count
+        self.decoded = 0
 
     def pixels(
         self, parsed: container.Container, iterations: int | None = None, on_corrupt: str = "raise"
@@ -176,16 +282,26 @@ class Decoder:
         wanted = min(iterations or len(parsed.iterations), len(parsed.iterations))
         if not wanted:
             raise ValueError("no iteration to decode")
-        if wanted < self.reconstruction.count:  # fewer than already decoded: start again
-            self.reconstruction = codec.Reconstruction(self.reconstruction.model, header.height, header.width)
-        for bits in read_bitplanes(parsed, wanted, on_corrupt)[self.reconstruction.count :]:
-            self.reconstruction.add(bits)
-        pixels = modes.output_pixels(self.reconstruction.pixels(), header.mode)
+        pixels = modes.output_pixels(self._colour(parsed, wanted, on_corrupt), header.mode)
         if parsed.alpha is None:
             return pixels
         if self.alpha is None:
             self.alpha = alpha.decode(parsed.alpha, header.width, header.height)
         return np.dstack([pixels, self.alpha])
+
+    def _colour(self, parsed: container.Container, wanted: int, on_corrupt: str) -> np.ndarray:
+        """(H,W,3) uint8 network output of the first ``wanted`` iterations."""
+        header = self.header
+        if header.tiled:
+            tile_bitplanes = read_tile_bitplanes(parsed, wanted, on_corrupt)
+            self.decoded = max(map(len, tile_bitplanes))
+            return codec.decode_tiles(self.model, header.tiles(), tile_bitplanes, header.height, header.width)
+        if self.reconstruction is None or wanted < self.reconstruction.count:  # (again) from the start
+            self.reconstruction = codec.Reconstruction(self.model, header.height, header.width)
+        for bits in read_bitplanes(parsed, wanted, on_corrupt)[self.reconstruction.count :]:
+            self.reconstruction.add(bits)
+        self.decoded = self.reconstruction.count
+        return self.reconstruction.pixels()
 
 
 def decode_array(parsed: container.Container, iterations: int | None = None) -> np.ndarray:
@@ -208,11 +324,15 @@ def info(data: bytes) -> dict[str, Any]:
     """What a file holds, without decoding it: size, mode, model, alpha, metadata, every iteration chunk."""
     parsed = container.read(data)
     header = parsed.header
-    raw_bits = int(np.prod(header.code_shape()))
+    tile_bits = [math.prod(header.code_shape(w, h)) for _, _, w, h in header.tiles()]
+    raw_bits = sum(tile_bits)
     return {
         "format_version": "{}.{}".format(*header.version),
         "width": header.width,
         "height": header.height,
+        "tile_width": header.tile_width or header.width,
+        "tile_height": header.tile_height or header.height,
+        "tiles": len(tile_bits),
         "mode": header.mode,
         "model": header.model_id,
         "model_sha256": header.model_hash.hex(),
@@ -230,11 +350,18 @@ def info(data: bytes) -> dict[str, Any]:
                 "size": chunk.size,
                 "coding": chunk.coding,
                 "payload_bytes": len(chunk.payload),
-                "raw_bits": raw_bits,
+                "raw_bits": _raw_bits(chunk, tile_bits),
             }
             for chunk in parsed.iterations
         ],
     }
+
+
+def _raw_bits(chunk: container.IterationChunk, tile_bits: list[int]) -> int:
+    """Bits of the code of the tiles (or the one picture) that ``chunk`` carries, before entropy coding."""
+    if chunk.tiles is None:
+        return tile_bits[0]
+    return sum(bits for bits, entry in zip(tile_bits, chunk.tiles) if entry is not None)
 
 
 def truncate(data: bytes, iterations: int | None = None, max_bytes: int | None = None) -> bytes:

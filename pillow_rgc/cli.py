@@ -41,6 +41,7 @@ def _encode(args: argparse.Namespace) -> None:
             exif=image.info.get("exif"),
             icc_profile=image.info.get("icc_profile"),
             xmp=image.info.get("xmp"),
+            tile_side=args.tile_side,
         )
     write_atomically(args.output, data)
     summary = api.info(data)
@@ -117,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-bytes", type=int, default=None, help="largest file size allowed")
     p.add_argument(
         "--model", default=None, help=f"model id (default {models.DEFAULT_MODEL}; see `rgc models`)"
+    )
+    p.add_argument(
+        "--tile-side",
+        type=int,
+        default=None,
+        help=f"code in tiles of at most this many pixels a side (0: never; default: {api.TILE_SIDE} "
+        f"for pictures above {api.TILE_ABOVE_PIXELS} pixels)",
     )
     p.set_defaults(run=_encode)
 

@@ -109,3 +109,20 @@ def decode_pixels(model: LoadedModel, bitplanes: list[np.ndarray], height: int, 
     for bits in bitplanes:
         reconstruction.add(bits)
     return reconstruction.pixels()
+
+
+def decode_tiles(
+    model: LoadedModel,
+    tiles: list[tuple[int, int, int, int]],
+    tile_bitplanes: list[list[np.ndarray]],
+    height: int,
+    width: int,
+) -> np.ndarray:
+    """(height,width,3) uint8 picture of independently coded tiles, each (left, top, width, height).
+
+    One tile at a time, so memory is that of one tile's decoder states.
+    """
+    picture = np.empty((height, width, 3), np.uint8)
+    for (left, top, w, h), bitplanes in zip(tiles, tile_bitplanes):
+        picture[top : top + h, left : left + w] = decode_pixels(model, bitplanes, h, w)
+    return picture

@@ -60,13 +60,19 @@ ALPHA_VERSION = (2, 0)
 """Written for files with an alpha channel: 2.0 adds the critical ALPH chunk and
 the HEAD modes LA and RGBA, which a 1.x reader must refuse."""
 
-READ_MAJORS = (1, 2)
+TILED_VERSION = (3, 0)
+"""Written for pictures coded in tiles (big photos): 3.0 adds the tile size to HEAD
+and ITER coding 2, whose payload holds one entry per tile; a 2.x reader must refuse
+such files, since it would take the tile entries for one picture's bits."""
+
+READ_MAJORS = (1, 2, 3)
 """Major versions this reader reads; it refuses any other."""
 
 CODING_RAW = 0
 CODING_CONTEXT = 1
+CODING_TILED = 2
 
-CODING_VERSION = {CODING_RAW: FORMAT_VERSION, CODING_CONTEXT: (2, 0)}
+CODING_VERSION = {CODING_RAW: FORMAT_VERSION, CODING_CONTEXT: (2, 0), CODING_TILED: TILED_VERSION}
 """The first format version of each ITER coding.  2.0 adds coding 1 (context-coded
 bits, ``entropy.py``), which a 1.x reader refuses as an unsupported coding, so a
 file with a coding-1 chunk is written as 2.0; a file whose chunks are all coding 0
@@ -75,6 +81,13 @@ file with a coding-1 chunk is written as 2.0; a file whose chunks are all coding
 MAX_DIMENSION = 1 << 24
 """Largest width or height; keeps the code shape and payload sizes of a forged
 header within reach of a chunk length."""
+
+MAX_TILES = 1 << 16
+"""Most tiles a picture may have, so a forged tile size cannot make a reader
+walk or allocate per-tile state for billions of tiles."""
+
+TILE_ENTRY_FIXED = 4
+"""Bytes in front of each tile's entry in a coding-2 payload: its length."""
 
 MODE_CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 """Pillow mode -> the byte stored in HEAD, which is the channel count."""
@@ -149,7 +162,10 @@ class UnsupportedVersionError(RGCFormatError):
 
     def __init__(self, version: tuple[int, int]):
         major, minor = version
-        super().__init__(f"RGC format version {major}.{minor} is not supported (this reader reads 1.x, 2.x)")
+        readable = ", ".join(f"{m}.x" for m in READ_MAJORS)
+        super().__init__(
+            f"RGC format version {major}.{minor} is not supported (this reader reads {readable})"
+        )
         self.version = version
 
 
@@ -177,20 +193,63 @@ class Header:
     code_stride: int
     iterations: int
     version: tuple[int, int] = FORMAT_VERSION
+    tile_width: int = 0  # 0 (versions 1 and 2): the picture is one tile
+    tile_height: int = 0
 
     def __post_init__(self) -> None:
         problem = _header_problem(self)
         if problem:
             raise ValueError(problem)
 
-    def code_shape(self) -> tuple[int, int, int]:
-        """Shape of one iteration's bits: (channels, rows, columns), one cell per stride x stride pixels."""
-        stride = self.code_stride
-        return self.code_channels, -(-self.height // stride), -(-self.width // stride)
+    @property
+    def tiled(self) -> bool:
+        return bool(self.tile_width)
 
-    def raw_payload_size(self) -> int:
-        """Bytes of one raw (coding 0) payload: the code bits packed 8 to a byte."""
-        return -(-math.prod(self.code_shape()) // 8)
+    def code_shape(self, width: int | None = None, height: int | None = None) -> tuple[int, int, int]:
+        """Shape of one iteration's bits of the picture (or of a ``width`` x ``height`` tile).
+
+        (channels, rows, columns), one cell per stride x stride pixels.
+        """
+        stride = self.code_stride
+        width, height = width or self.width, height or self.height
+        return self.code_channels, -(-height // stride), -(-width // stride)
+
+    def raw_payload_size(self, width: int | None = None, height: int | None = None) -> int:
+        """Bytes of one raw (coding 0) payload of the picture or of a tile: the bits packed 8 to a byte."""
+        return -(-math.prod(self.code_shape(width, height)) // 8)
+
+    def tile_grid(self) -> tuple[int, int]:
+        """(columns, rows) of tiles; (1, 1) for an untiled picture."""
+        if not self.tiled:
+            return 1, 1
+        return -(-self.width // self.tile_width), -(-self.height // self.tile_height)
+
+    def tiles(self) -> list[tuple[int, int, int, int]]:
+        """(left, top, width, height) of every tile, in raster order (one row of tiles after another)."""
+        if not self.tiled:
+            return [(0, 0, self.width, self.height)]
+        columns, rows = self.tile_grid()
+        return [
+            (x, y, min(self.tile_width, self.width - x), min(self.tile_height, self.height - y))
+            for y in range(0, rows * self.tile_height, self.tile_height)
+            for x in range(0, columns * self.tile_width, self.tile_width)
+        ]
+
+    def max_iter_payload(self) -> int:
+        """Largest ITER payload a file of this header may hold (the chunk length limit, less 3)."""
+        if not self.tiled:
+            return self.raw_payload_size() + MAX_ITER_OVERHEAD
+        columns, rows = self.tile_grid()
+        last_width = self.width - (columns - 1) * self.tile_width
+        last_height = self.height - (rows - 1) * self.tile_height
+        widths = [(self.tile_width, columns - 1), (last_width, 1)]
+        heights = [(self.tile_height, rows - 1), (last_height, 1)]
+        entry = TILE_ENTRY_FIXED + 1 + MAX_ITER_OVERHEAD  # length, coding, slack
+        return sum(
+            count_w * count_h * (entry + self.raw_payload_size(w, h))
+            for w, count_w in widths
+            for h, count_h in heights
+        )
 
 
 def _header_problem(h: Header) -> str | None:
@@ -209,17 +268,36 @@ def _header_problem(h: Header) -> str | None:
     for ok, field in checks:
         if not ok:
             return f"bad {field}"
-    if _ITER_FIXED + h.raw_payload_size() + MAX_ITER_OVERHEAD > MAX_CHUNK_LENGTH:
+    problem = _tiling_problem(h)
+    if problem:
+        return problem
+    if _ITER_FIXED + h.max_iter_payload() > MAX_CHUNK_LENGTH:
         return "code too large for an ITER chunk"
     if h.mode in ALPHA_MODES and h.version < ALPHA_VERSION:
         return f"mode {h.mode} needs format version {ALPHA_VERSION[0]}.{ALPHA_VERSION[1]} or later"
     return None
 
 
+def _tiling_problem(h: Header) -> str | None:
+    """Tiles exactly in version 3 and later; whole code cells; not too many of them."""
+    if (h.version >= TILED_VERSION) != h.tiled:
+        return "a tile size goes with format version 3 and later, and version 3 needs one"
+    if not h.tiled:
+        return None
+    for side, name in ((h.tile_width, "tile_width"), (h.tile_height, "tile_height")):
+        if not (0 < side <= MAX_DIMENSION and side % h.code_stride == 0):
+            return f"bad {name} {side} (a multiple of code_stride {h.code_stride}, up to {MAX_DIMENSION})"
+    columns, rows = h.tile_grid()
+    if columns * rows > MAX_TILES:
+        return f"{columns}x{rows} tiles, more than {MAX_TILES}"
+    return None
+
+
 def version_for(mode: str, codings=()) -> tuple[int, int]:
     """The version this module writes for a picture of ``mode`` with ITER ``codings``.
 
-    Alpha needs 2.0, and so does any coding-1 chunk; anything else is 1.0.
+    Tiles (coding 2) need 3.0; alpha needs 2.0, and so does any coding-1 chunk;
+    anything else is 1.0.
     """
     base = ALPHA_VERSION if mode in ALPHA_MODES else FORMAT_VERSION
     return max([base, *(CODING_VERSION[coding] for coding in codings)])
@@ -235,6 +313,8 @@ class IterationChunk:
     coding: int
     payload: bytes
     chunk_index: int  # position among the file's chunks (HEAD is 0), for error messages
+    tiles: tuple[tuple[int, bytes] | None, ...] | None = None
+    """Coding 2: each tile's (coding, payload) in raster order, None for a tile that has ended."""
 
 
 @dataclass(frozen=True)
@@ -301,6 +381,9 @@ _HEAD_PREFIX = len(SIGNATURE) + _FRAME.sizeof() + 2  # through the version bytes
 _ITER = Struct("index" / Int16ub, "coding" / Int8ub, "payload" / GreedyBytes)
 _ITER_FIXED = 3  # ITER data bytes before the payload
 
+_TILES = Struct("tile_width" / Int32ub, "tile_height" / Int32ub)
+"""The HEAD fields of version 3, after ``model_hash``."""
+
 _ALPH = Struct("method" / Int8ub, "data" / GreedyBytes)
 ALPHA_METHODS = {0}
 """ALPH methods this reader knows: 0 = zlib of the alpha plane (``alpha.py``)."""
@@ -360,10 +443,9 @@ def write(
         if not _CHUNK_TYPE.fullmatch(chunk_type) or _is_critical(chunk_type):
             raise ValueError(f"{name!r} is not an ancillary chunk type (4 letters, the first lowercase)")
         chunks.append(_chunk(chunk_type, data))
+    ended: set[int] = set()
     for index, (coding, payload) in enumerate(payloads):
-        if coding == CODING_RAW and len(payload) != header.raw_payload_size():
-            raise ValueError(f"iteration {index}: {len(payload)} bytes, expected {header.raw_payload_size()}")
-        problem = _payload_problem(header, coding, payload, index)
+        problem, _ = _payload_problem(header, coding, payload, index, ended)
         if problem:
             raise ValueError(f"iteration {index}: {problem}")
         chunks.append(_chunk(b"ITER", _ITER.build({"index": index, "coding": coding, "payload": payload})))
@@ -385,9 +467,39 @@ def _build_head(h: Header) -> bytes:
             "iterations": h.iterations,
             "model_id": h.model_id.encode("ascii"),
             "model_hash": h.model_hash,
-            "extension": b"",
+            "extension": _TILES.build(vars(h)) if h.tiled else b"",
         }
     )
+
+
+def tiled_payload(entries: list[tuple[int, bytes] | None]) -> bytes:
+    """The coding-2 payload of one iteration: each tile's (coding, payload), or None once it has ended."""
+    parts = []
+    for entry in entries:
+        if entry is None:
+            parts.append(bytes(TILE_ENTRY_FIXED))
+        else:
+            coding, payload = entry
+            parts.append(Int32ub.build(1 + len(payload)) + bytes([coding]) + payload)
+    return b"".join(parts)
+
+
+def _tile_entries(payload: bytes, count: int) -> tuple[str | None, list[tuple[int, bytes] | None]]:
+    """Splits a coding-2 payload into ``count`` tile entries; a problem if it does not split exactly."""
+    entries: list[tuple[int, bytes] | None] = []
+    offset = 0
+    for tile in range(count):
+        if offset + TILE_ENTRY_FIXED > len(payload):
+            return f"payload ends in the entry of tile {tile} of {count}", entries
+        length = Int32ub.parse(payload[offset : offset + TILE_ENTRY_FIXED])
+        offset += TILE_ENTRY_FIXED
+        if offset + length > len(payload):
+            return f"entry of tile {tile} ({length} bytes) runs past the payload", entries
+        entries.append((payload[offset], payload[offset + 1 : offset + length]) if length else None)
+        offset += length
+    if offset != len(payload):
+        return f"{len(payload) - offset} bytes after the entry of the last tile", entries
+    return None, entries
 
 
 # --- reading: signature and HEAD ---------------------------------------------
@@ -414,8 +526,9 @@ def _head_end(prefix: bytes) -> int:
     major, minor = prefix[_HEAD_PREFIX - 2 : _HEAD_PREFIX]
     if major not in READ_MAJORS:
         raise UnsupportedVersionError((major, minor))
-    longest = _HEAD_FIXED + 64 if minor == 0 else MAX_HEAD_LENGTH  # 64: the longest model_id
-    if not _HEAD_FIXED + 1 <= frame.length <= longest:
+    fixed = _HEAD_FIXED + (_TILES.sizeof() if major >= TILED_VERSION[0] else 0)
+    longest = fixed + 64 if minor == 0 else MAX_HEAD_LENGTH  # 64: the longest model_id
+    if not fixed + 1 <= frame.length <= longest:
         raise CorruptChunkError(f"data length {frame.length}", "HEAD", 0, len(SIGNATURE))
     return len(SIGNATURE) + _FRAME.sizeof() + frame.length + 4
 
@@ -429,8 +542,17 @@ def _read_head(data: bytes) -> tuple[Header, int]:
         head = _HEAD.parse(_checked_chunk(data[len(SIGNATURE) : end], 0, len(SIGNATURE)).data)
     except ConstructError:
         raise _corrupt_head("data too short for its fields") from None
-    if head.minor == 0 and head.extension:
-        raise _corrupt_head(f"{len(head.extension)} bytes after the model_hash in a version 1.0 header")
+    tiles = {"tile_width": 0, "tile_height": 0}
+    if head.major >= TILED_VERSION[0]:
+        if len(head.extension) < _TILES.sizeof():
+            raise _corrupt_head("data too short for the tile size")
+        tiles = _TILES.parse(head.extension)
+        known = _TILES.sizeof()
+    else:
+        known = 0
+    if head.minor == 0 and len(head.extension) != known:
+        extra = len(head.extension) - known
+        raise _corrupt_head(f"{extra} bytes after the last field in a version {head.major}.0 header")
     if head.mode not in _MODES:
         raise _corrupt_head(f"unknown mode byte {head.mode}")
     try:
@@ -444,6 +566,8 @@ def _read_head(data: bytes) -> tuple[Header, int]:
             code_stride=head.code_stride,
             iterations=head.iterations,
             version=(head.major, head.minor),
+            tile_width=tiles["tile_width"],
+            tile_height=tiles["tile_height"],
         )
     except ValueError as error:
         raise _corrupt_head(str(error)) from None
@@ -479,6 +603,7 @@ class _Walk:
         self.iterations = 0
         self.seen_ancillary: set[str] = set()
         self.seen_alpha = False
+        self.ended_tiles: set[int] = set()  # coding 2: tiles whose iterations are over
 
     def corrupt(self, reason: str, chunk_type: bytes, offset: int) -> CorruptChunkError:
         return CorruptChunkError(reason, _type_name(chunk_type), self.chunk_index, offset)
@@ -513,7 +638,7 @@ class _Walk:
         return None
 
     def _iter_frame_problem(self, length: int) -> str | None:
-        longest = _ITER_FIXED + self.header.raw_payload_size() + MAX_ITER_OVERHEAD
+        longest = _ITER_FIXED + self.header.max_iter_payload()
         if not _ITER_FIXED <= length <= longest:
             return f"data length {length} outside {_ITER_FIXED}..{longest}"
         if self.iterations >= self.header.iterations:
@@ -598,32 +723,62 @@ def _alpha(walk: _Walk, data: bytes, offset: int) -> AlphaChunk:
 def _iteration(walk: _Walk, data: bytes, offset: int) -> IterationChunk:
     """The fields of a CRC-checked ITER chunk, checked against the walk so far and the header."""
     fields = _ITER.parse(data)
-    problem = _iteration_problem(walk, fields)
+    if fields.index != walk.iterations:
+        problem = f"iteration index {fields.index}, expected {walk.iterations} (duplicate, gap or reorder)"
+        raise walk.corrupt(problem, b"ITER", offset)
+    header, ended = walk.header, walk.ended_tiles
+    problem, tiles = _payload_problem(header, fields.coding, fields.payload, fields.index, ended)
     if problem:
         raise walk.corrupt(problem, b"ITER", offset)
     size = _FRAME.sizeof() + len(data) + 4
-    return IterationChunk(fields.index, offset, size, fields.coding, fields.payload, walk.chunk_index)
+    return IterationChunk(fields.index, offset, size, fields.coding, fields.payload, walk.chunk_index, tiles)
 
 
-def _iteration_problem(walk: _Walk, fields) -> str | None:
-    header, coding = walk.header, fields.coding
-    if fields.index != walk.iterations:
-        return f"iteration index {fields.index}, expected {walk.iterations} (duplicate, gap or reorder)"
+def _payload_problem(
+    header: Header, coding: int, payload: bytes, index: int, ended: set[int]
+) -> tuple[str | None, tuple | None]:
+    """What is wrong with iteration ``index``'s payload that shows without decoding it, or None.
+
+    With it, for coding 2, the tile entries. ``ended`` holds the tiles whose
+    iterations ended before this one, and gains those that end here.
+    """
     if coding not in CODING_VERSION:
-        return f"unsupported coding {coding}"
+        return f"unsupported coding {coding}", None
     if header.version < CODING_VERSION[coding]:
         need, have = CODING_VERSION[coding], header.version
-        return f"coding {coding} in a version {have[0]}.{have[1]} file (needs {need[0]}.{need[1]})"
-    if coding == CODING_RAW and len(fields.payload) != header.raw_payload_size():
-        return f"payload of {len(fields.payload)} bytes, expected {header.raw_payload_size()}"
-    return _payload_problem(header, coding, fields.payload, fields.index)
+        return f"coding {coding} in a version {have[0]}.{have[1]} file (needs {need[0]}.{need[1]})", None
+    if header.tiled != (coding == CODING_TILED):
+        return f"coding {coding} in a {'tiled' if header.tiled else 'one-tile'} picture", None
+    if coding != CODING_TILED:
+        return _tile_payload_problem(header, coding, payload, index, header.width, header.height), None
+    tiles = header.tiles()
+    problem, entries = _tile_entries(payload, len(tiles))
+    if problem:
+        return problem, None
+    for tile, (entry, (_, _, width, height)) in enumerate(zip(entries, tiles)):
+        if entry is None:
+            if not index:
+                return f"tile {tile} has no bits in the first iteration", None
+            ended.add(tile)
+            continue
+        if tile in ended:
+            return f"tile {tile} has bits after its iterations ended", None
+        problem = _tile_payload_problem(header, *entry, index, width, height)
+        if problem:
+            return f"tile {tile}: {problem}", None
+    return None, tuple(entries)
 
 
-def _payload_problem(header: Header, coding: int, payload: bytes, index: int) -> str | None:
-    """What is wrong with a coding-1 payload that shows without decoding it (``entropy.payload_problem``)."""
-    if coding != CODING_CONTEXT:
-        return None
-    return entropy.payload_problem(coding, payload, header.code_shape(), index)
+def _tile_payload_problem(
+    header: Header, coding: int, payload: bytes, index: int, width: int, height: int
+) -> str | None:
+    """What is wrong with the coding-0 or coding-1 bits of a picture or tile, or None."""
+    if coding == CODING_RAW:
+        expected = header.raw_payload_size(width, height)
+        return None if len(payload) == expected else f"payload of {len(payload)} bytes, expected {expected}"
+    if coding == CODING_CONTEXT:
+        return entropy.payload_problem(coding, payload, header.code_shape(width, height), index)
+    return f"unsupported coding {coding}"
 
 
 def scan(fp, on_corrupt: str = "raise") -> Scan:

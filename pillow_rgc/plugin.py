@@ -225,6 +225,7 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
         exif=options.get("exif"),
         icc_profile=options.get("icc_profile", im.info.get("icc_profile")),
         xmp=options.get("xmp"),
+        tile_side=options.get("tile_side"),
     )
     fp.write(data)
 

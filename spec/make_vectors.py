@@ -63,10 +63,12 @@ CODING1_BASE = "rgb-256x192-coding1-4it.rgc"
 """The 2.0 vector whose every ITER uses coding 1; the coding-1 cut and damaged vectors are made from it."""
 ALPHA_BASE = "rgba-24x20-3it.rgc"
 """The 2.0 RGBA vector the alpha cut and damaged vectors are made from."""
+TILED_BASE = "tiled-rgb-80x48-4it.rgc"
+"""The 3.0 vector in 32x32 tiles (one of which ends early) the tiled cut and damaged vectors are made from."""
 KNOWN_ANCILLARY = "rgb-48x40-4it-ancillary-known.rgc"
 
-FORMAT_VERSION = "2.0"
-"""The format version these vectors test (files of 1.0, 1.1 and 2.0)."""
+FORMAT_VERSION = "3.0"
+"""The format version these vectors test (files of 1.0, 1.1, 2.0 and 3.0)."""
 
 PIXEL_TOLERANCE = {"max_abs": 2, "mean_abs": 0.05}
 """Decoded pixels may differ from the expected PNG by this much (float networks round differently)."""
@@ -161,6 +163,17 @@ def la_picture(width: int = 19, height: int = 13) -> Image.Image:
     return Image.fromarray(np.dstack([gray, la_alpha(width, height)]), "LA")
 
 
+def tiled_picture(width: int = 80, height: int = 48) -> Image.Image:
+    """The RGB picture's gradients, disc and noise over 64 columns, then a flat strip: 3x2 tiles of 32.
+
+    The flat strip (the third column of tiles) reaches the writer's quality
+    target sooner than the rest, so its tiles end before the others.
+    """
+    pixels = np.asarray(rgb_picture(width, height)).copy()
+    pixels[:, 64:] = (90, 140, 200)
+    return Image.fromarray(pixels, "RGB")
+
+
 SOURCES = {
     # file name: (picture, iterations, description)
     BASE: (
@@ -188,7 +201,16 @@ SOURCES = {
         "format 2.0, LA 19x13: ramp, checkerboard and noise; alpha a ramp with transparent and opaque "
         "diagonals",
     ),
+    TILED_BASE: (
+        tiled_picture,
+        4,
+        "format 3.0, RGB 80x48 in 3x2 tiles of 32x32 (the last column 16 wide, the last row 16 high): the "
+        "RGB picture's content beside a flat strip whose tiles end after fewer iterations (the base of the "
+        "tiled vectors)",
+    ),
 }
+SOURCE_OPTIONS = {TILED_BASE: {"tile_side": 32, "quality": 0.8}}
+"""Writer options beyond the iteration count, per source."""
 ALPHA_PLANES = {ALPHA_BASE: rgba_alpha, "la-19x13-2it.rgc": la_alpha}
 """The alpha planes of the sources with alpha, which every decoder must give back exactly."""
 
@@ -196,7 +218,7 @@ ALPHA_PLANES = {ALPHA_BASE: rgba_alpha, "la-19x13-2it.rgc": la_alpha}
 def encode_sources() -> dict[str, bytes]:
     """The base vectors, encoded by this machine's float encoder."""
     return {
-        name: pillow_rgc.encode(make(), model=MODEL, iterations=iterations)
+        name: pillow_rgc.encode(make(), model=MODEL, iterations=iterations, **SOURCE_OPTIONS.get(name, {}))
         for name, (make, iterations, _) in SOURCES.items()
     }
 
@@ -313,6 +335,7 @@ def with_head(head: Chunk, **fields: int) -> bytes:
         "width": (2, ">I"),
         "mode": (10, ">B"),
         "iterations": (13, ">B"),
+        "tile_width": (15 + head.data[14] + 32, ">I"),  # version 3: after model_id and model_hash
     }
     data = bytearray(head.data)
     for name, value in fields.items():
@@ -522,6 +545,7 @@ def derive(bases: dict[str, bytes]) -> list[Vector]:
         *derive_v1(bases[BASE]),
         *derive_coding1(bases[CODING1_BASE]),
         *derive_alpha(bases[ALPHA_BASE]),
+        *derive_tiled(bases[TILED_BASE]),
     ]
 
 
@@ -620,10 +644,10 @@ def derive_v1(base: bytes) -> list[Vector]:
         corrupt("HEAD", head.offset, "open", 0),
     )
     add(
-        "corrupt-head-version-3.0.rgc",
-        join(with_head(head, major=3), *iters, iend),
-        "format version 3.0, CRC recomputed: refused by its version before anything else",
-        error("unsupported-version", "open", "3.0"),
+        "corrupt-head-version-4.0.rgc",
+        join(with_head(head, major=4), *iters, iend),
+        "format version 4.0, CRC recomputed: refused by its version before anything else",
+        error("unsupported-version", "open", "4.0"),
     )
     add(
         "corrupt-critical-unknown.rgc",
@@ -858,6 +882,77 @@ def derive_alpha(base: bytes) -> list[Vector]:
     return vectors
 
 
+def tile_entries(payload: bytes) -> list[bytes]:
+    """The entries of a coding-2 payload, each with its 4-byte length, as *Tiles* lays them out."""
+    entries, offset = [], 0
+    while offset < len(payload):
+        (length,) = struct.unpack_from(">I", payload, offset)
+        entries.append(payload[offset : offset + 4 + length])
+        offset += 4 + length
+    return entries
+
+
+def derive_tiled(base: bytes) -> list[Vector]:
+    """The vectors made from the tiled base: cuts of a tiled file and the rules of *Tiles*."""
+    head, before, iters, iend = _parts(base)
+    assert not before and len(iters) == 4 and head.data[:2] == b"\x03\x00"
+    assert all(c.data[2] == 2 for c in iters), "every ITER of a tiled file uses coding 2"
+    assert tile_entries(iters[-1].data[3:])[2] == bytes(4), "the flat strip's tile must end early"
+    vectors, add = _collector(TILED_BASE)
+
+    truncated = error("truncated", "open", "truncated")
+    cuts = [
+        (middle(iters[0]), "in-iter0", "inside ITER 0", truncated),
+        (middle(iters[2]), "in-iter2", "inside ITER 2", decodes(2, False)),
+    ]
+    for size, slug, where, expect in cuts:
+        add(
+            f"cut-tiled-{size:04d}-{slug}.rgc",
+            base[:size],
+            f"the tiled base file cut at byte {size}: {where}",
+            expect,
+        )
+
+    def with_entries(index: int, entries: list[bytes]) -> bytes:
+        """The base file with ITER ``index``'s tile entries replaced (CRC recomputed)."""
+        changed = chunk(b"ITER", iters[index].data[:3] + b"".join(entries))
+        return join(head, *iters[:index], changed, *iters[index + 1 :], iend)
+
+    first, second = tile_entries(iters[0].data[3:]), tile_entries(iters[1].data[3:])
+    add(
+        "corrupt-tiled-iter0-empty-tile.rgc",
+        with_entries(0, [first[0], bytes(4), *first[2:]]),
+        "tile 1's entry in ITER 0 made empty, CRC recomputed: every tile needs bits in the first iteration",
+        corrupt("ITER", iters[0].offset, "decode", 0),
+    )
+    ended = with_entries(1, [bytes(4), *second[1:]])
+    add(
+        "corrupt-tiled-iter1-tile0-ended.rgc",
+        ended,
+        "tile 0's entry in ITER 1 made empty, CRC recomputed: tile 0 ends there but has bits in ITER 2",
+        corrupt("ITER", [c for c in split(ended) if c.type == b"ITER"][2].offset, "decode", 2),
+    )
+    add(
+        "corrupt-tiled-iter1-overrun.rgc",
+        join(head, iters[0], chunk(b"ITER", iters[1].data[:-1]), *iters[2:], iend),
+        "the last byte of ITER 1's payload removed, CRC recomputed: the last tile's entry runs past it",
+        corrupt("ITER", iters[1].offset, "decode", 1),
+    )
+    add(
+        "corrupt-tiled-head-version-2.0.rgc",
+        join(with_head(head, major=2), *iters, iend),
+        "the tiled base file with HEAD version 2.0, CRC recomputed: 8 bytes too many for a 2.0 HEAD",
+        corrupt("HEAD", head.offset, "open", 0),
+    )
+    add(
+        "corrupt-tiled-head-tile-width.rgc",
+        join(with_head(head, tile_width=20), *iters, iend),
+        "HEAD tile_width 20, not a multiple of the code stride 16, CRC recomputed",
+        corrupt("HEAD", head.offset, "open", 0),
+    )
+    return vectors
+
+
 def _head_with_model(head: Chunk, model_id: bytes, model_hash: bytes) -> bytes:
     return head.data[:14] + bytes([len(model_id)]) + model_id + model_hash
 
@@ -868,21 +963,30 @@ def _head_with_model(head: Chunk, model_id: bytes, model_hash: bytes) -> bytes:
 def bitplanes_sha256(data: bytes, iterations: int) -> str:
     """SHA-256 of the first decoded bitplanes, each packed as coding 0 stores it (padding bits 0).
 
+    In iteration order; within an iteration of a tiled file, in tile order, the
+    tiles without bits left out.
+
     Computed from the decoded bits, so it does not depend on the payload coding.
     Cross-checked: for coding-0 chunks against the payload bytes themselves, for
     coding-1 chunks against ``spec_coding1_bits`` (the spec's decoder, bit by bit).
     """
     parsed = container.read(data)
-    bitplanes = api.read_bitplanes(parsed, iterations)
-    shape = parsed.header.code_shape()
-    packed = [np.packbits(bits.ravel()).tobytes() for bits in bitplanes]
-    for index, (item, bits, raw) in enumerate(zip(parsed.iterations, bitplanes, packed)):
-        if item.coding == 0:
-            assert item.payload == raw, "coding-0 payload with nonzero padding bits"
-        else:
-            previous = bitplanes[index - 1] if index else None
-            expected = spec_coding1_bits(item.payload, shape, previous)
-            assert np.array_equal(bits, expected), f"iteration {index}: entropy.py and the spec disagree"
+    header = parsed.header
+    tile_bitplanes = api.read_tile_bitplanes(parsed, iterations)
+    packed = []
+    for index, item in enumerate(parsed.iterations[:iterations]):
+        entries = item.tiles if item.tiles is not None else [(item.coding, item.payload)]
+        for tile, entry, (_, _, width, height) in zip(tile_bitplanes, entries, header.tiles()):
+            if entry is None:
+                continue
+            bits, (coding, payload) = tile[index], entry
+            packed.append(np.packbits(bits.ravel()).tobytes())
+            if coding == 0:
+                assert payload == packed[-1], "coding-0 payload with nonzero padding bits"
+            else:
+                previous = tile[index - 1] if index else None
+                expected = spec_coding1_bits(payload, header.code_shape(width, height), previous)
+                assert np.array_equal(bits, expected), f"iteration {index}: entropy.py and the spec disagree"
     return hashlib.sha256(b"".join(packed)).hexdigest()
 
 
@@ -908,7 +1012,7 @@ FORMAT_ERRORS = {
 def read_fully(data: bytes) -> container.Container:
     """``container.read``, then the bits of every ITER and the alpha plane: every check short of the model."""
     parsed = container.read(data)
-    api.read_bitplanes(parsed)
+    api.read_tile_bitplanes(parsed)
     if parsed.alpha is not None:
         alpha.decode(parsed.alpha, parsed.header.width, parsed.header.height)
     return parsed
@@ -963,7 +1067,7 @@ def _check_decode_only(vector: Vector) -> None:
         return
     assert good.corrupt is None and len(good.iterations) > expect["good_prefix"], vector.name
     if expect["good_prefix"]:
-        api.read_bitplanes(good, expect["good_prefix"])
+        api.read_tile_bitplanes(good, expect["good_prefix"])
     if expect["chunk"] == "ITER":
         damaged = good.iterations[expect["good_prefix"]]
         assert damaged.offset == expect["offset"] and damaged.coding == 1, vector.name

@@ -447,12 +447,12 @@ def test_head_must_come_first_and_only_once():
         read(join(chunks[:1] + chunks))
 
 
-def test_major_version_3_is_unsupported_and_named():
-    head = bytes([3, 0]) + b"a future header of any length"
+def test_major_version_4_is_unsupported_and_named():
+    head = bytes([4, 0]) + b"a future header of any length"
     for data in (with_head(make_file(), head), with_head(make_file(), head)[:30]):
-        with pytest.raises(UnsupportedVersionError, match=r"3\.0"):
+        with pytest.raises(UnsupportedVersionError, match=r"4\.0"):
             read(data)
-        with pytest.raises(UnsupportedVersionError, match=r"3\.0"):
+        with pytest.raises(UnsupportedVersionError, match=r"4\.0"):
             scan_bytes(data)
 
 
