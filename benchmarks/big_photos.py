@@ -1,0 +1,166 @@
+"""Big photos: peak memory, time and tile seams of encoding and decoding up to 24 megapixels.
+
+Usage::
+
+    python benchmarks/big_photos.py ../shared/data/val [--megapixels 6 12 24] [--quality 0.95]
+
+No 24-megapixel photo ships with the data, so the test picture is a mosaic of
+the folder's photos at their own resolution (mirrored in turn, so neighbours
+meet without a jump at most seams), cropped to 3:2. Each encode and each
+decode runs in a fresh subprocess whose peak resident memory
+(``ru_maxrss``) is the figure reported, so one measurement cannot inherit
+another's memory.
+
+Seams: tiles are coded independently, so a seam would show as worse quality
+next to tile borders. The PSNR over the 16-pixel bands centred on the tile
+borders is compared with the PSNR of the rest of the picture (the interior).
+
+Writes ``benchmarks/results/big_photos.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+BAND = 16  # pixels: the band centred on each tile border
+
+_CHILD = """
+import resource, sys, time
+from PIL import Image
+import pillow_rgc
+Image.MAX_IMAGE_PIXELS = None
+source, target, quality, tile_side = sys.argv[1:5]
+started = time.perf_counter()
+if target.endswith(".rgc"):
+    with Image.open(source) as image:
+        image.save(target, quality=float(quality), tile_side=None if tile_side == "auto" else int(tile_side))
+else:
+    with Image.open(source) as image:
+        image.load()
+        image.save(target)
+seconds = time.perf_counter() - started
+print(seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def mosaic(folder: Path, width: int, height: int) -> np.ndarray:
+    """A width x height RGB mosaic of the folder's photos, row by row, mirrored in turn."""
+    photos = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(folder.iterdir()) if p.is_file()]
+    canvas = np.empty((height, width, 3), np.uint8)
+    y, row, count = 0, 0, 0
+    while y < height:
+        x, row_height = 0, min(p.shape[0] for p in photos)
+        while x < width:
+            photo = photos[count % len(photos)][:row_height]
+            if count % 2:
+                photo = photo[:, ::-1]
+            if row % 2:
+                photo = photo[::-1]
+            w = min(photo.shape[1], width - x)
+            h = min(row_height, height - y)
+            canvas[y : y + h, x : x + w] = photo[:h, :w]
+            x, count = x + w, count + 1
+        y, row = y + row_height, row + 1
+    return canvas
+
+
+def run_child(source: Path, target: Path, quality: float, tile_side: str) -> tuple[float, float]:
+    """(seconds, peak RSS in MB) of one encode (target .rgc) or decode (target .png) in a fresh process."""
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(source), str(target), str(quality), tile_side],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return float(out[0]), int(out[1]) / 1024
+
+
+def border_mask(width: int, height: int, tile_width: int, tile_height: int) -> np.ndarray:
+    """True on the 16-pixel bands centred on the tile borders (not the picture's own edges)."""
+    mask = np.zeros((height, width), bool)
+    for x in range(tile_width, width, tile_width):
+        mask[:, max(0, x - BAND // 2) : x + BAND // 2] = True
+    for y in range(tile_height, height, tile_height):
+        mask[max(0, y - BAND // 2) : y + BAND // 2] = True
+    return mask
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return 10 * math.log10(255**2 / mse) if mse else float("inf")
+
+
+def measure(folder: Path, megapixels: float, quality: float, tile_side: str, work: Path) -> dict:
+    import pillow_rgc
+
+    height = int(round(math.sqrt(megapixels * 1e6 / 1.5) / 16)) * 16
+    width = height * 3 // 2
+    picture = mosaic(folder, width, height)
+    source, coded, decoded = work / "source.png", work / "coded.rgc", work / "decoded.png"
+    Image.fromarray(picture).save(source, compress_level=1)
+    encode_s, encode_mb = run_child(source, coded, quality, tile_side)
+    decode_s, decode_mb = run_child(coded, decoded, quality, tile_side)
+    summary = pillow_rgc.info(coded.read_bytes())
+    result = np.asarray(Image.open(decoded).convert("RGB"))
+    row = {
+        "width": width,
+        "height": height,
+        "megapixels": round(width * height / 1e6, 2),
+        "tiles": summary["tiles"],
+        "tile": f"{summary['tile_width']}x{summary['tile_height']}",
+        "bpp": round(8 * coded.stat().st_size / (width * height), 3),
+        "encode_s": round(encode_s, 1),
+        "encode_peak_mb": round(encode_mb),
+        "decode_s": round(decode_s, 1),
+        "decode_peak_mb": round(decode_mb),
+        "psnr": round(psnr(picture, result), 2),
+    }
+    if summary["tiles"] > 1:
+        mask = border_mask(width, height, summary["tile_width"], summary["tile_height"])
+        row["psnr_borders"] = round(psnr(picture[mask], result[mask]), 2)
+        row["psnr_interior"] = round(psnr(picture[~mask], result[~mask]), 2)
+    return row
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("photos", type=Path, help="folder of photos to build the mosaic from")
+    parser.add_argument("--megapixels", type=float, nargs="+", default=[6, 12, 24])
+    parser.add_argument("--quality", type=float, default=0.95)
+    parser.add_argument(
+        "--tile-side", default="auto", help="'auto' (the writer's choice), 0 (one tile) or a side in pixels"
+    )
+    args = parser.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for megapixels in args.megapixels:
+            started = time.perf_counter()
+            rows.append(measure(args.photos, megapixels, args.quality, args.tile_side, Path(tmp)))
+            print(f"  {megapixels} MP measured in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    columns = list(rows[0]) + [c for c in ("psnr_borders", "psnr_interior") if c not in rows[0]]
+    print(f"quality={args.quality}, tile side {args.tile_side}; peak = the process's peak RSS")
+    print(" | ".join(columns))
+    print(" | ".join("---" for _ in columns))
+    for row in rows:
+        print(" | ".join(str(row.get(c, "")) for c in columns))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "big_photos.json").write_text(json.dumps({"args": vars(args) | {"photos": str(args.photos)},
+                                                        "rows": rows}, indent=1))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
