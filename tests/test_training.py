@@ -124,3 +124,22 @@ def test_training_ms_ssim_is_the_benchmarks_ms_ssim_and_has_gradients():
     value.sum().backward()
     assert y.grad.abs().sum() > 0
     assert [scales_that_fit(size) for size in (16, 32, 64, 128, 176)] == [1, 2, 3, 4, 5]
+
+
+def test_inference_graphs_compute_what_the_training_modules_compute():
+    torch.manual_seed(1)
+    codec = ResidualCodec(Architecture.from_json(TINY)).eval()
+    arch = codec.arch
+    residual = torch.rand(1, 3, 48, 64) - 0.5
+    enc_states = [torch.randn(1, *s) * 0.5 for s in arch.encoder_state_shapes(48, 64)]
+    dec_states = [torch.randn(1, *s) * 0.5 for s in arch.decoder_state_shapes(48, 64)]
+    bits = torch.sign(torch.randn(1, arch.code_channels, 3, 4))
+    with torch.no_grad():
+        code, enc_expected = codec.encoder(residual, enc_states)
+        delta, dec_expected = codec.decoder(bits, dec_states)
+        enc_found = export.EncoderStep(codec)(residual, *enc_states)
+        dec_found = export.DecoderStep(codec)(bits, *dec_states)
+    confident = code.abs() > 1e-4  # the sign of a code within rounding of 0 may go either way
+    assert torch.equal(enc_found[0][confident], torch.where(code >= 0, 1.0, -1.0)[confident])
+    for expected, found in zip([delta, *dec_expected, *enc_expected], [*dec_found, *enc_found[1:]]):
+        assert torch.allclose(expected, found, atol=1e-5)

@@ -20,12 +20,73 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ..models import MODEL_FILE, model_hash
-from .model import Architecture, ResidualCodec, binarize
+from .model import Architecture, ConvGRUCell, ResidualCodec, binarize
 from .train import load_weights
 
 OPSET = 17
+
+
+class SplitGatesGRU(nn.Module):
+    """A trained ``ConvGRUCell`` for inference: one convolution per gate instead of one for all three.
+
+    The same function, in another graph: onnxruntime then fuses each gate's
+    input and hidden convolutions with their sum, instead of slicing one wide
+    output into three (the slices and layout changes were a third of a
+    decode). About 1.4x faster decoding here, outputs equal within 1e-6.
+    """
+
+    def __init__(self, cell: ConvGRUCell):
+        super().__init__()
+        self.x_gates = nn.ModuleList(_split(cell.input_conv, gate) for gate in range(3))
+        self.h_gates = nn.ModuleList(_split(cell.hidden_conv, gate) for gate in range(3))
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        (xz, xr, xn), (hz, hr, hn) = self.x_gates, self.h_gates
+        z = torch.sigmoid(xz(x) + hz(h))
+        r = torch.sigmoid(xr(x) + hr(h))
+        n = torch.tanh(xn(x) + r * hn(h))
+        return n + z * (h - n)  # (1 - z) * n + z * h with one multiply fewer
+
+
+def _split(conv: nn.Conv2d, gate: int) -> nn.Conv2d:
+    """The output channels of ``conv`` that belong to ``gate`` (of three), as a convolution of their own."""
+    width = conv.out_channels // 3
+    part = nn.Conv2d(
+        conv.in_channels, width, conv.kernel_size, conv.stride, conv.padding, bias=conv.bias is not None
+    )
+    part.weight.data = conv.weight.data[gate * width : (gate + 1) * width].clone()
+    if conv.bias is not None:
+        part.bias.data = conv.bias.data[gate * width : (gate + 1) * width].clone()
+    return part
+
+
+def half_resolution_output(conv: nn.Conv2d) -> nn.Conv2d:
+    """A 3x3 convolution at half resolution that, followed by ``pixel_shuffle(2)``, equals ``conv`` after it.
+
+    The decoder's last step is ``conv(pixel_shuffle(h, 2))``: a few channels at
+    full resolution, which onnxruntime pads to 16. Every full-resolution 3x3
+    neighbourhood lies within a 3x3 neighbourhood of half-resolution cells, so
+    the same sums can be taken before the shuffle (zero padding included),
+    producing the four sub-pixel phases of each output channel at once.
+    """
+    weight = conv.weight.data
+    out_channels, channels = weight.shape[:2]
+    merged = torch.zeros(4 * out_channels, 4 * channels, 3, 3)
+    for py in range(2):
+        for px in range(2):
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    (cy, sy), (cx, sx) = divmod(py + dy, 2), divmod(px + dx, 2)
+                    rows = torch.arange(out_channels) * 4 + py * 2 + px
+                    cols = torch.arange(channels) * 4 + sy * 2 + sx
+                    merged[rows[:, None], cols[None, :], cy + 1, cx + 1] += weight[:, :, dy + 1, dx + 1]
+    half = nn.Conv2d(4 * channels, 4 * out_channels, 3, padding=1)
+    half.weight.data = merged
+    half.bias.data = conv.bias.data.repeat_interleave(4)
+    return half
 
 
 class EncoderStep(nn.Module):
@@ -33,11 +94,17 @@ class EncoderStep(nn.Module):
 
     def __init__(self, codec: ResidualCodec):
         super().__init__()
-        self.encoder = codec.encoder
+        encoder = codec.encoder
+        self.conv, self.binarizer = encoder.conv, encoder.binarizer
+        self.rnns = nn.ModuleList(SplitGatesGRU(cell) for cell in encoder.rnns)
 
     def forward(self, residual, *states):
-        code, new_states = self.encoder(residual, list(states))
-        return (binarize(code, stochastic=False), *new_states)
+        x = self.conv(residual)
+        new_states = []
+        for rnn, h in zip(self.rnns, states):
+            x = rnn(x, h)
+            new_states.append(x)
+        return (binarize(torch.tanh(self.binarizer(x)), stochastic=False), *new_states)
 
 
 class DecoderStep(nn.Module):
@@ -45,11 +112,20 @@ class DecoderStep(nn.Module):
 
     def __init__(self, codec: ResidualCodec):
         super().__init__()
-        self.decoder = codec.decoder
+        decoder = codec.decoder
+        self.conv = decoder.conv
+        self.rnns = nn.ModuleList(SplitGatesGRU(cell) for cell in decoder.rnns)
+        self.output = half_resolution_output(decoder.output)
 
     def forward(self, bits, *states):
-        delta, new_states = self.decoder(bits, list(states))
-        return (delta, *new_states)
+        x = self.conv(bits)
+        new_states = []
+        for index, (rnn, h) in enumerate(zip(self.rnns, states)):
+            if index:
+                x = F.pixel_shuffle(x, 2)
+            x = rnn(x, h)
+            new_states.append(x)
+        return (F.pixel_shuffle(self.output(x), 2), *new_states)
 
 
 def _export(module: nn.Module, inputs: tuple, input_names: list[str], output_names: list[str], path: Path):
