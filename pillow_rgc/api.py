@@ -48,6 +48,9 @@ TILE_ABOVE_PIXELS = 1 << 21
 TILE_SIDE = 1024
 """Tiles are at most this many pixels a side: the decoder's states for one take ~200 MB."""
 
+TILE_OVERLAP = 16
+"""Pixels each tile codes beyond its core where it has a neighbour, to cross-fade seams away."""
+
 
 def tile_size_for(width: int, height: int, stride: int, tile_side: int | None = None) -> tuple[int, int]:
     """(tile_width, tile_height) for a picture, or (0, 0) to code it whole.
@@ -112,6 +115,7 @@ def encode(
     target = None if quality is None or quality == 1 else _target_ms_ssim(quality)
     reference = modes.output_pixels(pixels, mode)
     tile_width, tile_height = tile_size_for(image.width, image.height, info.code_stride, tile_side)
+    overlap = min(TILE_OVERLAP, tile_width // 2, tile_height // 2)
     header = container.Header(
         width=image.width,
         height=image.height,
@@ -124,6 +128,7 @@ def encode(
         version=container.TILED_VERSION if tile_width else container.version_for(mode),
         tile_width=tile_width,
         tile_height=tile_height,
+        tile_overlap=overlap,
     )
     limit = min(iterations or info.iterations, info.iterations)
     if header.tiled:
@@ -295,7 +300,7 @@ class Decoder:
         if header.tiled:
             tile_bitplanes = read_tile_bitplanes(parsed, wanted, on_corrupt)
             self.decoded = max(map(len, tile_bitplanes))
-            return codec.decode_tiles(self.model, header.tiles(), tile_bitplanes, header.height, header.width)
+            return codec.decode_tiles(self.model, header, tile_bitplanes)
         if self.reconstruction is None or wanted < self.reconstruction.count:  # (again) from the start
             self.reconstruction = codec.Reconstruction(self.model, header.height, header.width)
         for bits in read_bitplanes(parsed, wanted, on_corrupt)[self.reconstruction.count :]:
@@ -332,6 +337,7 @@ def info(data: bytes) -> dict[str, Any]:
         "height": header.height,
         "tile_width": header.tile_width or header.width,
         "tile_height": header.tile_height or header.height,
+        "tile_overlap": header.tile_overlap,
         "tiles": len(tile_bits),
         "mode": header.mode,
         "model": header.model_id,

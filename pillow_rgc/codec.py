@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from . import tiling
 from .models import LoadedModel
 
 
@@ -111,18 +112,29 @@ def decode_pixels(model: LoadedModel, bitplanes: list[np.ndarray], height: int, 
     return reconstruction.pixels()
 
 
-def decode_tiles(
-    model: LoadedModel,
-    tiles: list[tuple[int, int, int, int]],
-    tile_bitplanes: list[list[np.ndarray]],
-    height: int,
-    width: int,
-) -> np.ndarray:
-    """(height,width,3) uint8 picture of independently coded tiles, each (left, top, width, height).
+def decode_tiles(model: LoadedModel, header, tile_bitplanes: list[list[np.ndarray]]) -> np.ndarray:
+    """(height,width,3) uint8 picture of a tiled ``header``'s independently coded tiles.
 
-    One tile at a time, so memory is that of one tile's decoder states.
+    One tile at a time, so memory is that of one tile's decoder states (and,
+    with overlap, an integer accumulator of the picture); neighbours are
+    cross-faded over their overlap as ``tiling`` says.
     """
-    picture = np.empty((height, width, 3), np.uint8)
-    for (left, top, w, h), bitplanes in zip(tiles, tile_bitplanes):
-        picture[top : top + h, left : left + w] = decode_pixels(model, bitplanes, h, w)
-    return picture
+    overlap = header.tile_overlap
+    picture = np.zeros((header.height, header.width, 3), np.uint32 if overlap else np.uint8)
+    columns, _ = header.tile_grid()
+    for index, ((left, top, w, h), bitplanes) in enumerate(zip(header.tiles(), tile_bitplanes)):
+        pixels = decode_pixels(model, bitplanes, h, w)
+        region = picture[top : top + h, left : left + w]
+        if not overlap:
+            region[...] = pixels
+            continue
+        row, column = divmod(index, columns)
+        across = tiling.axis_weights(header.width, header.tile_width, overlap, column)
+        down = tiling.axis_weights(header.height, header.tile_height, overlap, row)
+        region += (down[:, None, None] * across[None, :, None]).astype(np.uint32) * pixels
+    if not overlap:
+        return picture
+    denominator = tiling.blend_denominator(overlap)
+    picture += denominator // 2
+    picture //= denominator
+    return picture.astype(np.uint8)

@@ -28,6 +28,7 @@ import io
 import math
 import re
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 
 from construct import (
@@ -46,7 +47,7 @@ from construct import (
     this,
 )
 
-from . import entropy
+from . import entropy, tiling
 
 SIGNATURE = b"\x89RGC\r\n\x1a\n"
 """As PNG's: the high byte catches 7-bit channels, CR LF and LF catch newline
@@ -195,6 +196,7 @@ class Header:
     version: tuple[int, int] = FORMAT_VERSION
     tile_width: int = 0  # 0 (versions 1 and 2): the picture is one tile
     tile_height: int = 0
+    tile_overlap: int = 0  # pixels each tile codes beyond its core, on the sides with a neighbour
 
     def __post_init__(self) -> None:
         problem = _header_problem(self)
@@ -225,30 +227,27 @@ class Header:
         return -(-self.width // self.tile_width), -(-self.height // self.tile_height)
 
     def tiles(self) -> list[tuple[int, int, int, int]]:
-        """(left, top, width, height) of every tile, in raster order (one row of tiles after another)."""
+        """(left, top, width, height) of the region each tile codes, in raster order (row after row)."""
         if not self.tiled:
             return [(0, 0, self.width, self.height)]
-        columns, rows = self.tile_grid()
-        return [
-            (x, y, min(self.tile_width, self.width - x), min(self.tile_height, self.height - y))
-            for y in range(0, rows * self.tile_height, self.tile_height)
-            for x in range(0, columns * self.tile_width, self.tile_width)
-        ]
+        columns = tiling.spans(self.width, self.tile_width, self.tile_overlap)
+        rows = tiling.spans(self.height, self.tile_height, self.tile_overlap)
+        return [(x0, y0, x1 - x0, y1 - y0) for y0, y1 in rows for x0, x1 in columns]
 
     def max_iter_payload(self) -> int:
         """Largest ITER payload a file of this header may hold (the chunk length limit, less 3)."""
         if not self.tiled:
             return self.raw_payload_size() + MAX_ITER_OVERHEAD
-        columns, rows = self.tile_grid()
-        last_width = self.width - (columns - 1) * self.tile_width
-        last_height = self.height - (rows - 1) * self.tile_height
-        widths = [(self.tile_width, columns - 1), (last_width, 1)]
-        heights = [(self.tile_height, rows - 1), (last_height, 1)]
+        overlap = self.tile_overlap
+        columns = tiling.spans(self.width, self.tile_width, overlap)
+        rows = tiling.spans(self.height, self.tile_height, overlap)
+        widths = Counter(stop - start for start, stop in columns)
+        heights = Counter(stop - start for start, stop in rows)
         entry = TILE_ENTRY_FIXED + 1 + MAX_ITER_OVERHEAD  # length, coding, slack
         return sum(
             count_w * count_h * (entry + self.raw_payload_size(w, h))
-            for w, count_w in widths
-            for h, count_h in heights
+            for w, count_w in widths.items()
+            for h, count_h in heights.items()
         )
 
 
@@ -290,6 +289,8 @@ def _tiling_problem(h: Header) -> str | None:
     columns, rows = h.tile_grid()
     if columns * rows > MAX_TILES:
         return f"{columns}x{rows} tiles, more than {MAX_TILES}"
+    if not 0 <= h.tile_overlap <= min(h.tile_width, h.tile_height) // 2:
+        return f"bad tile_overlap {h.tile_overlap} (0 to half the smaller tile side)"
     return None
 
 
@@ -381,7 +382,7 @@ _HEAD_PREFIX = len(SIGNATURE) + _FRAME.sizeof() + 2  # through the version bytes
 _ITER = Struct("index" / Int16ub, "coding" / Int8ub, "payload" / GreedyBytes)
 _ITER_FIXED = 3  # ITER data bytes before the payload
 
-_TILES = Struct("tile_width" / Int32ub, "tile_height" / Int32ub)
+_TILES = Struct("tile_width" / Int32ub, "tile_height" / Int32ub, "tile_overlap" / Int32ub)
 """The HEAD fields of version 3, after ``model_hash``."""
 
 _ALPH = Struct("method" / Int8ub, "data" / GreedyBytes)
@@ -542,7 +543,7 @@ def _read_head(data: bytes) -> tuple[Header, int]:
         head = _HEAD.parse(_checked_chunk(data[len(SIGNATURE) : end], 0, len(SIGNATURE)).data)
     except ConstructError:
         raise _corrupt_head("data too short for its fields") from None
-    tiles = {"tile_width": 0, "tile_height": 0}
+    tiles = {"tile_width": 0, "tile_height": 0, "tile_overlap": 0}
     if head.major >= TILED_VERSION[0]:
         if len(head.extension) < _TILES.sizeof():
             raise _corrupt_head("data too short for the tile size")
@@ -568,6 +569,7 @@ def _read_head(data: bytes) -> tuple[Header, int]:
             version=(head.major, head.minor),
             tile_width=tiles["tile_width"],
             tile_height=tiles["tile_height"],
+            tile_overlap=tiles["tile_overlap"],
         )
     except ValueError as error:
         raise _corrupt_head(str(error)) from None

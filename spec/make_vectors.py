@@ -164,13 +164,14 @@ def la_picture(width: int = 19, height: int = 13) -> Image.Image:
 
 
 def tiled_picture(width: int = 80, height: int = 48) -> Image.Image:
-    """The RGB picture's gradients, disc and noise over 64 columns, then a flat strip: 3x2 tiles of 32.
+    """The RGB picture's gradients, disc and noise over 48 columns, then a flat strip.
 
-    The flat strip (the third column of tiles) reaches the writer's quality
-    target sooner than the rest, so its tiles end before the others.
+    With 32x32 cores and an overlap of 16, the third column of tiles codes
+    columns 48 to 79: all flat, so it reaches the writer's quality target
+    sooner than the rest and its tiles end before the others.
     """
     pixels = np.asarray(rgb_picture(width, height)).copy()
-    pixels[:, 64:] = (90, 140, 200)
+    pixels[:, 48:] = (90, 140, 200)
     return Image.fromarray(pixels, "RGB")
 
 
@@ -204,9 +205,9 @@ SOURCES = {
     TILED_BASE: (
         tiled_picture,
         4,
-        "format 3.0, RGB 80x48 in 3x2 tiles of 32x32 (the last column 16 wide, the last row 16 high): the "
-        "RGB picture's content beside a flat strip whose tiles end after fewer iterations (the base of the "
-        "tiled vectors)",
+        "format 3.0, RGB 80x48 in 3x2 tiles, cores of 32x32 overlapping by 16 (coded regions 48, 64 and 32 "
+        "wide, 48 and 32 high): the RGB picture's content beside a flat strip, whose tiles end after fewer "
+        "iterations (the base of the tiled vectors)",
     ),
 }
 SOURCE_OPTIONS = {TILED_BASE: {"tile_side": 32, "quality": 0.8}}
@@ -941,7 +942,7 @@ def derive_tiled(base: bytes) -> list[Vector]:
     add(
         "corrupt-tiled-head-version-2.0.rgc",
         join(with_head(head, major=2), *iters, iend),
-        "the tiled base file with HEAD version 2.0, CRC recomputed: 8 bytes too many for a 2.0 HEAD",
+        "the tiled base file with HEAD version 2.0, CRC recomputed: 12 bytes too many for a 2.0 HEAD",
         corrupt("HEAD", head.offset, "open", 0),
     )
     add(

@@ -12,8 +12,9 @@ import pytest
 from PIL import Image
 
 import pillow_rgc
-from pillow_rgc import api, container
+from pillow_rgc import api, codec, container, tiling
 from pillow_rgc.container import CorruptChunkError, Header
+from pillow_rgc.models import load_model
 from pillow_rgc.quality import ms_ssim
 
 from .conftest import TEST_MODEL, synthetic_photo
@@ -88,6 +89,7 @@ def test_tiles_cover_the_picture_once_in_raster_order():
         ({"tile_width": 32, "tile_height": 32}, "goes with format version 3"),
         ({"version": (3, 0), "tile_width": 40, "tile_height": 32}, "tile_width 40"),
         ({"version": (3, 0), "tile_width": 16, "tile_height": 16, "width": 1 << 24}, "tiles, more than"),
+        ({"version": (3, 0), "tile_width": 32, "tile_height": 16, "tile_overlap": 9}, "tile_overlap 9"),
     ],
 )
 def test_bad_tilings_are_refused(fields, message):
@@ -99,34 +101,60 @@ def test_bad_tilings_are_refused(fields, message):
 # --- writing and reading -------------------------------------------------------
 
 
-def test_a_tiled_file_is_version_3_and_each_tile_decodes_as_if_coded_alone():
+def blend_weights(start: int, stop: int, before: int | None, after: int | None, overlap: int) -> np.ndarray:
+    """The spec's cross-fade of one tile over pixels ``start:stop`` of one axis, in floats.
+
+    ``before`` and ``after`` are the borders with the neighbouring tiles (None at the picture's edge).
+    """
+    x = np.arange(start, stop) + 0.5
+    weight = np.ones(stop - start)
+    if before is not None:
+        weight = np.where(x < before + overlap, (x - (before - overlap)) / (2 * overlap), weight)
+    if after is not None:
+        weight = np.where(x >= after - overlap, 1 - (x - (after - overlap)) / (2 * overlap), weight)
+    return weight
+
+
+def test_a_tiled_file_is_version_3_and_its_tiles_cross_fade_as_if_coded_alone():
     image = synthetic_photo(80, 48)
     data = tiled_file(image, iterations=3)
-    parsed = container.read(data)
-    assert parsed.header.version == (3, 0)
-    assert (parsed.header.tile_width, parsed.header.tile_height) == (32, 32)
-    decoded = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
-    for x, y, w, h in parsed.header.tiles():
+    header = container.read(data).header
+    assert header.version == (3, 0)
+    assert (header.tile_width, header.tile_height, header.tile_overlap) == (32, 32, 16)
+    expected = np.zeros((48, 80, 3))
+    for index, (x, y, w, h) in enumerate(header.tiles()):
         alone = api.encode(image.crop((x, y, x + w, y + h)), iterations=3, model=TEST_MODEL, tile_side=0)
-        np.testing.assert_array_equal(decoded[y : y + h, x : x + w], np.asarray(api.decode(alone)))
+        row, column = divmod(index, 3)
+        across = blend_weights(x, x + w, 32 * column or None, 32 * (column + 1) if column < 2 else None, 16)
+        down = blend_weights(y, y + h, 32 * row or None, 32 * (row + 1) if row < 1 else None, 16)
+        expected[y : y + h, x : x + w] += (
+            down[:, None, None] * across[None, :, None] * np.asarray(api.decode(alone))
+        )
+    decoded = np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(float)
+    assert np.abs(decoded - expected).max() <= 0.5 + 1e-6  # the integer blend, rounded
+
+
+def test_a_tile_codes_its_core_and_the_overlap_on_the_sides_with_a_neighbour():
+    header = Header(70, 50, "RGB", "m", bytes(32), 8, STRIDE, 1, (3, 0), 32, 32, 8)
+    assert header.tiles()[:3] == [(0, 0, 40, 40), (24, 0, 46, 40), (56, 0, 14, 40)]
+    assert header.tiles()[3] == (0, 24, 40, 26)
 
 
 def test_quality_is_met_tile_by_tile_so_flat_tiles_end_early():
-    pixels = np.asarray(synthetic_photo(96, 32)).copy()
-    pixels[:, :32] = 128  # a flat tile beside detailed ones
+    pixels = np.asarray(synthetic_photo(128, 32)).copy()
+    pixels[:, :64] = 128  # flat under the first tile's whole coded region (its core and overlap)
     target = 0.9
-    data = tiled_file(Image.fromarray(pixels), quality=target)
-    parsed = container.read(data)
-    counts = [sum(c.tiles[t] is not None for c in parsed.iterations) for t in range(3)]
+    parsed = container.read(tiled_file(Image.fromarray(pixels), quality=target))
+    tile_bitplanes = api.read_tile_bitplanes(parsed)
+    counts = [len(bitplanes) for bitplanes in tile_bitplanes]
     assert counts[0] < max(counts), counts
-    decoded = np.asarray(api.decode(data))
-    most = pillow_rgc.installed_models()[TEST_MODEL].iterations
-    for (x, y, w, h), count in zip(parsed.header.tiles(), counts):
-        reached = ms_ssim(pixels[y : y + h, x : x + w], decoded[y : y + h, x : x + w])
-        assert reached >= target or count == most  # met, or the model had no more to give
-        if count > 1:  # and not met one iteration earlier: the tile needed its last one
-            earlier = np.asarray(api.decode(api.truncate(data, iterations=count - 1)))
-            assert ms_ssim(pixels[y : y + h, x : x + w], earlier[y : y + h, x : x + w]) < target
+    model = load_model(TEST_MODEL)
+    for (x, y, w, h), bitplanes in zip(parsed.header.tiles(), tile_bitplanes):
+        source = pixels[y : y + h, x : x + w]
+        reached = ms_ssim(source, codec.decode_pixels(model, bitplanes, h, w))
+        assert reached >= target or len(bitplanes) == model.info.iterations  # met, or nothing more to give
+        if len(bitplanes) > 1:  # and not met one iteration earlier: the tile needed its last one
+            assert ms_ssim(source, codec.decode_pixels(model, bitplanes[:-1], h, w)) < target
 
 
 def test_a_cut_tiled_file_decodes_its_complete_iterations():
@@ -151,9 +179,15 @@ def test_max_bytes_cuts_a_tiled_file_to_what_fits():
 def test_info_reports_the_tiles_and_the_raw_bits_of_the_tiles_present():
     data = tiled_file(synthetic_photo(80, 48), iterations=2)
     summary = api.info(data)
-    assert (summary["tiles"], summary["tile_width"], summary["tile_height"]) == (6, 32, 32)
+    assert (summary["tiles"], summary["tile_width"], summary["tile_height"], summary["tile_overlap"]) == (
+        6,
+        32,
+        32,
+        16,
+    )
     channels = pillow_rgc.installed_models()[TEST_MODEL].code_channels
-    assert summary["chunks"][0]["raw_bits"] == channels * 5 * 3 == summary["raw_bits_per_iteration"]
+    cells = (3 + 4 + 2) * (3 + 2)  # coded widths 48, 64, 32 and heights 48, 32, in 16-pixel cells
+    assert summary["chunks"][0]["raw_bits"] == channels * cells == summary["raw_bits_per_iteration"]
 
 
 def test_the_plugin_saves_tiles_on_request_and_opens_them(tmp_path):
@@ -223,8 +257,24 @@ def test_a_version_3_head_must_hold_a_valid_tile_size():
     data = tiled_file(synthetic_photo(80, 48), iterations=1)
     chunks = chunks_of(data)
     head = chunks[0][1]
-    bad_heads = [(head[:-8], "data length|too short"), (head[:-4] + struct.pack(">I", 20), "tile_height")]
+    bad_heads = [
+        (head[:-12], "data length|too short"),
+        (head[:-8] + struct.pack(">II", 20, 16), "tile_height 20"),
+        (head[:-4] + struct.pack(">I", 17), "tile_overlap 17"),
+    ]
     for bad, message in bad_heads:
         chunks[0] = (b"HEAD", bad)
         with pytest.raises(CorruptChunkError, match=message):
             container.read(join(chunks))
+
+
+@pytest.mark.parametrize(
+    "length, tile, overlap", [(100, 32, 16), (64, 32, 16), (70, 32, 8), (1000, 96, 1), (33, 32, 16)]
+)
+def test_blend_weights_of_all_tiles_sum_to_one_everywhere(length, tile, overlap):
+    total = np.zeros(length, np.int64)
+    for index, (start, stop) in enumerate(tiling.spans(length, tile, overlap)):
+        weights = tiling.axis_weights(length, tile, overlap, index)
+        assert len(weights) == stop - start and (weights > 0).all()
+        total[start:stop] += weights
+    assert (total == 4 * overlap).all()
