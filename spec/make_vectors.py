@@ -729,6 +729,12 @@ def _collector(source: str) -> tuple[list[Vector], Callable[[str, bytes, str, di
     return vectors, add
 
 
+def add_cuts(add: Callable, base: bytes, prefix: str, what: str, cuts: list[tuple]) -> None:
+    """One vector per ``(size, slug, where, expect)``: ``base`` cut after ``size`` bytes."""
+    for size, slug, where, expect in cuts:
+        add(f"{prefix}-{size:04d}-{slug}.rgc", base[:size], f"{what} cut at byte {size}: {where}", expect)
+
+
 def _parts(data: bytes) -> tuple[Chunk, list[Chunk], list[Chunk], Chunk]:
     """HEAD, the chunks between HEAD and ITER 0, the ITER chunks and IEND of a complete file."""
     head, *rest = split(data)
@@ -752,13 +758,7 @@ def derive_coding1(base: bytes) -> list[Vector]:
         (iters[1].end, "after-iter1", "right after ITER 1 (coding 1)", decodes(2, False)),
         (middle(iters[2]), "in-iter2", "inside the coded words of ITER 2 (coding 1)", decodes(2, False)),
     ]
-    for size, slug, where, expect in cuts:
-        add(
-            f"cut-coding1-{size:04d}-{slug}.rgc",
-            base[:size],
-            f"the coding-1 base file cut at byte {size}: {where}",
-            expect,
-        )
+    add_cuts(add, base, "cut-coding1", "the coding-1 base file", cuts)
 
     add(
         "corrupt-coding1-version-1.0.rgc",
@@ -816,13 +816,7 @@ def derive_alpha(base: bytes) -> list[Vector]:
         (middle(iters[0]), "in-iter0", "inside ITER 0", truncated),
         (iters[0].end, "after-iter0", "right after ITER 0", decodes(1, False)),
     ]
-    for size, slug, where, expect in cuts:
-        add(
-            f"cut-rgba-{size:04d}-{slug}.rgc",
-            base[:size],
-            f"the RGBA base file cut at byte {size}: {where}",
-            expect,
-        )
+    add_cuts(add, base, "cut-rgba", "the RGBA base file", cuts)
 
     bad_crc = zlib.crc32(b"ALPH" + alph.data) ^ 0x01
     add(
@@ -906,13 +900,7 @@ def derive_tiled(base: bytes) -> list[Vector]:
         (middle(iters[0]), "in-iter0", "inside ITER 0", truncated),
         (middle(iters[2]), "in-iter2", "inside ITER 2", decodes(2, False)),
     ]
-    for size, slug, where, expect in cuts:
-        add(
-            f"cut-tiled-{size:04d}-{slug}.rgc",
-            base[:size],
-            f"the tiled base file cut at byte {size}: {where}",
-            expect,
-        )
+    add_cuts(add, base, "cut-tiled", "the tiled base file", cuts)
 
     def with_entries(index: int, entries: list[bytes]) -> bytes:
         """The base file with ITER ``index``'s tile entries replaced (CRC recomputed)."""
