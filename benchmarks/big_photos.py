@@ -13,7 +13,9 @@ another's memory.
 
 Seams: tiles are coded independently, so a seam would show as worse quality
 next to tile borders. The PSNR over the 16-pixel bands centred on the tile
-borders is compared with the PSNR of the rest of the picture (the interior).
+borders is compared with the PSNR of the rest of the picture (the interior),
+and with bands of the same shape through the middle of the tiles (a control
+for what the content of such bands costs, far from any border).
 
 Writes ``benchmarks/results/big_photos.json``.
 """
@@ -87,12 +89,16 @@ def run_child(source: Path, target: Path, quality: float, tile_side: str) -> tup
     return float(out[0]), int(out[1]) / 1024
 
 
-def border_mask(width: int, height: int, tile_width: int, tile_height: int) -> np.ndarray:
-    """True on the 16-pixel bands centred on the tile borders (not the picture's own edges)."""
+def band_mask(width: int, height: int, tile_width: int, tile_height: int, shift: int = 0) -> np.ndarray:
+    """True on the 16-pixel bands centred on the tile borders, or on lines ``shift`` pixels after them.
+
+    With ``shift`` half a tile the bands run through the middle of the tiles: the
+    same amount of the same kind of content, far from any border, as a control.
+    """
     mask = np.zeros((height, width), bool)
-    for x in range(tile_width, width, tile_width):
+    for x in range(tile_width + shift, width, tile_width):
         mask[:, max(0, x - BAND // 2) : x + BAND // 2] = True
-    for y in range(tile_height, height, tile_height):
+    for y in range(tile_height + shift, height, tile_height):
         mask[max(0, y - BAND // 2) : y + BAND // 2] = True
     return mask
 
@@ -128,9 +134,12 @@ def measure(folder: Path, megapixels: float, quality: float, tile_side: str, wor
         "psnr": round(psnr(picture, result), 2),
     }
     if summary["tiles"] > 1:
-        mask = border_mask(width, height, summary["tile_width"], summary["tile_height"])
-        row["psnr_borders"] = round(psnr(picture[mask], result[mask]), 2)
-        row["psnr_interior"] = round(psnr(picture[~mask], result[~mask]), 2)
+        tile_width, tile_height = summary["tile_width"], summary["tile_height"]
+        borders = band_mask(width, height, tile_width, tile_height)
+        control = band_mask(width, height, tile_width, tile_height, shift=-min(tile_width, tile_height) // 2)
+        row["psnr_borders"] = round(psnr(picture[borders], result[borders]), 2)
+        row["psnr_interior"] = round(psnr(picture[~borders], result[~borders]), 2)
+        row["psnr_mid_tile_bands"] = round(psnr(picture[control], result[control]), 2)
     return row
 
 
@@ -151,7 +160,8 @@ def main(argv=None) -> None:
             started = time.perf_counter()
             rows.append(measure(args.photos, megapixels, args.quality, args.tile_side, Path(tmp)))
             print(f"  {megapixels} MP measured in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    columns = list(rows[0]) + [c for c in ("psnr_borders", "psnr_interior") if c not in rows[0]]
+    extra = ("psnr_borders", "psnr_interior", "psnr_mid_tile_bands")
+    columns = list(rows[0]) + [c for c in extra if c not in rows[0]]
     print(f"quality={args.quality}, tile side {args.tile_side}; peak = the process's peak RSS")
     print(" | ".join(columns))
     print(" | ".join("---" for _ in columns))
