@@ -51,6 +51,38 @@ TILE_SIDE = 1024
 TILE_OVERLAP = 16
 """Pixels each tile codes beyond its core where it has a neighbour, to cross-fade seams away."""
 
+MAX_DECODE_PIXELS = 1 << 22
+"""Most pixels (padded to the code stride) of one tile, or of an untiled picture, that a decode
+runs the network on: the decoder needs ~500 bytes a pixel at once, so this bounds it near 2 GB.
+This writer's tiles are ~1 megapixel and its untiled pictures at most 2; a file claiming more is
+refused with ``PIL.Image.DecompressionBombError`` (raise the limit to decode it anyway), as a
+~100-byte file may claim any size."""
+
+
+def check_decode_limits(header: container.Header) -> None:
+    """Refuse, before anything is allocated, a picture too big for Pillow's limit or the decoder's.
+
+    Pillow's ``Image.MAX_IMAGE_PIXELS`` bounds the picture as Pillow bounds its own formats (on the
+    size padded to whole code cells, which is what the decoder allocates); ``MAX_DECODE_PIXELS``
+    bounds the largest tile, what the network runs on at once.
+    """
+    stride = header.code_stride
+    padded = codec.padded_size(header.height, header.width, stride)
+    if Image.MAX_IMAGE_PIXELS and padded[0] * padded[1] > 2 * Image.MAX_IMAGE_PIXELS:
+        raise Image.DecompressionBombError(
+            f"picture of {header.width}x{header.height} pixels (padded {padded[1]}x{padded[0]}) is more "
+            f"than twice Image.MAX_IMAGE_PIXELS ({Image.MAX_IMAGE_PIXELS}): a decompression bomb?"
+        )
+    widest = max(w for _, _, w, _ in header.tiles()[: header.tile_grid()[0]])
+    tallest = max(h for _, _, _, h in header.tiles()[:: header.tile_grid()[0]])
+    tile_h, tile_w = codec.padded_size(tallest, widest, stride)
+    if tile_h * tile_w > MAX_DECODE_PIXELS:
+        raise Image.DecompressionBombError(
+            f"decoding needs the network on {tile_w}x{tile_h} pixels at once, more than "
+            f"pillow_rgc.api.MAX_DECODE_PIXELS ({MAX_DECODE_PIXELS}): a decompression bomb? "
+            "(raise the limit to decode it anyway)"
+        )
+
 
 def tile_size_for(width: int, height: int, stride: int, tile_side: int | None = None) -> tuple[int, int]:
     """(tile_width, tile_height) for a picture, or (0, 0) to code it whole.
@@ -265,6 +297,7 @@ class Decoder:
     """
 
     def __init__(self, header: container.Header):
+        check_decode_limits(header)
         self.header = header
         self.model = load_model_for(header)
         self.reconstruction: codec.Reconstruction | None = None  # one-tile pictures, once decoding

@@ -87,6 +87,9 @@ MAX_TILES = 1 << 16
 """Most tiles a picture may have, so a forged tile size cannot make a reader
 walk or allocate per-tile state for billions of tiles."""
 
+MAX_TILE_OVERLAP = 256
+"""Largest overlap of neighbouring tiles: keeps the blend's integer sums (16 O^2 x 255) in 32 bits."""
+
 TILE_ENTRY_FIXED = 4
 """Bytes in front of each tile's entry in a coding-2 payload: its length."""
 
@@ -289,8 +292,9 @@ def _tiling_problem(h: Header) -> str | None:
     columns, rows = h.tile_grid()
     if columns * rows > MAX_TILES:
         return f"{columns}x{rows} tiles, more than {MAX_TILES}"
-    if not 0 <= h.tile_overlap <= min(h.tile_width, h.tile_height) // 2:
-        return f"bad tile_overlap {h.tile_overlap} (0 to half the smaller tile side)"
+    if not 0 <= h.tile_overlap <= min(MAX_TILE_OVERLAP, h.tile_width // 2, h.tile_height // 2):
+        limit = f"0 to half the smaller tile side, at most {MAX_TILE_OVERLAP}"
+        return f"bad tile_overlap {h.tile_overlap} ({limit})"
     return None
 
 

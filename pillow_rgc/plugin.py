@@ -86,6 +86,7 @@ class RgcImageFile(ImageFile.ImageFile):
         except container.RGCFormatError as error:
             raise SyntaxError(str(error)) from error
         header = found.header
+        api.check_decode_limits(header)  # at open, as Pillow's own bomb check, before any decoding
         self._size = (header.width, header.height)
         self._mode = header.mode
         self.info["model"] = header.model_id

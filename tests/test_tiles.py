@@ -278,3 +278,14 @@ def test_blend_weights_of_all_tiles_sum_to_one_everywhere(length, tile, overlap)
         assert len(weights) == stop - start and (weights > 0).all()
         total[start:stop] += weights
     assert (total == 4 * overlap).all()
+
+
+def test_a_tile_bigger_than_the_decode_limit_is_refused_at_open_until_the_limit_is_raised(monkeypatch):
+    data = tiled_file(synthetic_photo(80, 48), iterations=1)  # tile regions up to 64x48
+    monkeypatch.setattr(api, "MAX_DECODE_PIXELS", 64 * 48 - 1)
+    with pytest.raises(Image.DecompressionBombError, match="MAX_DECODE_PIXELS"):
+        Image.open(io.BytesIO(data))
+    with pytest.raises(Image.DecompressionBombError):
+        api.decode(data)
+    monkeypatch.setattr(api, "MAX_DECODE_PIXELS", 64 * 48)
+    assert api.decode(data).size == (80, 48)
