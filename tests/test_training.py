@@ -143,3 +143,11 @@ def test_inference_graphs_compute_what_the_training_modules_compute():
     assert torch.equal(enc_found[0][confident], torch.where(code >= 0, 1.0, -1.0)[confident])
     for expected, found in zip([delta, *dec_expected, *enc_expected], [*dec_found, *enc_found[1:]]):
         assert torch.allclose(expected, found, atol=1e-5)
+
+
+def test_graph_macs_count_the_output_convolution_at_half_resolution():
+    arch = Architecture()
+    output_at_full_resolution = 9 * (arch.decoder_hidden[-1] // 4) * 3
+    graph = export.graph_macs_per_pixel(arch)
+    assert graph["decoder"] == arch.macs_per_pixel()["decoder"] + 3 * output_at_full_resolution
+    assert graph["encoder"] == arch.macs_per_pixel()["encoder"]
