@@ -25,7 +25,7 @@ import onnxruntime
 
 MODEL_FILE = "model.json"
 GRAPH_FILES = ("encoder.onnx", "decoder.onnx")
-DEFAULT_MODEL = "rgc-lean-1"
+DEFAULT_MODEL = "rgc-lean-2"
 
 #: onnxruntime threads per session; set before the first encode or decode.
 THREADS = min(2, os.cpu_count() or 1)
