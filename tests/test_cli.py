@@ -67,3 +67,17 @@ def test_encode_keeps_the_source_metadata(tmp_path):
     with Image.open(encoded) as im:
         assert im.info["icc_profile"] == b"fake icc"
         assert im.getexif()[0x0112] == 6
+
+
+def test_encode_tile_side_writes_a_tiled_file_that_info_describes(tmp_path, photo, capsys):
+    source, encoded = tmp_path / "in.png", tmp_path / "x.rgc"
+    photo.save(source)
+    args = ["encode", str(source), str(encoded), "--model", TEST_MODEL, "-n", "2", "--tile-side", "48"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(["info", str(encoded), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["format_version"] == "3.0"
+    assert (summary["tiles"], summary["tile_width"], summary["tile_height"]) == (4, 48, 48)
+    assert main(["info", str(encoded)]) == 0
+    assert "96x80 RGB" in capsys.readouterr().out
