@@ -70,6 +70,11 @@ def _info(args: argparse.Namespace) -> None:
         f"format {summary['format_version']}, {summary['iterations_present']} of "
         f"{summary['iterations_written']} iterations ({state}), {summary['file_bytes']} bytes"
     )
+    if summary["tiles"] > 1:
+        print(
+            f"  {summary['tiles']} tiles of {summary['tile_width']}x{summary['tile_height']}, "
+            f"overlapping by {summary['tile_overlap']}"
+        )
     pixels = summary["width"] * summary["height"]
     for chunk in summary["chunks"]:
         end = chunk["offset"] + chunk["size"]

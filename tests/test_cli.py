@@ -80,4 +80,4 @@ def test_encode_tile_side_writes_a_tiled_file_that_info_describes(tmp_path, phot
     assert summary["format_version"] == "3.0"
     assert (summary["tiles"], summary["tile_width"], summary["tile_height"]) == (4, 48, 48)
     assert main(["info", str(encoded)]) == 0
-    assert "96x80 RGB" in capsys.readouterr().out
+    assert "4 tiles of 48x48, overlapping by 16" in capsys.readouterr().out
