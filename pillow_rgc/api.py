@@ -73,8 +73,7 @@ def check_decode_limits(header: container.Header) -> None:
             f"picture of {header.width}x{header.height} pixels (padded {padded[1]}x{padded[0]}) is more "
             f"than twice Image.MAX_IMAGE_PIXELS ({Image.MAX_IMAGE_PIXELS}): a decompression bomb?"
         )
-    widest = max(w for _, _, w, _ in header.tiles()[: header.tile_grid()[0]])
-    tallest = max(h for _, _, _, h in header.tiles()[:: header.tile_grid()[0]])
+    widest, tallest = header.largest_tile()
     tile_h, tile_w = codec.padded_size(tallest, widest, stride)
     if tile_h * tile_w > MAX_DECODE_PIXELS:
         raise Image.DecompressionBombError(

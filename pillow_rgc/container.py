@@ -237,6 +237,15 @@ class Header:
         rows = tiling.spans(self.height, self.tile_height, self.tile_overlap)
         return [(x0, y0, x1 - x0, y1 - y0) for y0, y1 in rows for x0, x1 in columns]
 
+    def largest_tile(self) -> tuple[int, int]:
+        """(width, height) of the widest and the tallest tile region (the picture's own, untiled)."""
+        if not self.tiled:
+            return self.width, self.height
+        overlap = self.tile_overlap
+        widest = max(stop - start for start, stop in tiling.spans(self.width, self.tile_width, overlap))
+        tallest = max(stop - start for start, stop in tiling.spans(self.height, self.tile_height, overlap))
+        return widest, tallest
+
     def max_iter_payload(self) -> int:
         """Largest ITER payload a file of this header may hold (the chunk length limit, less 3)."""
         if not self.tiled:

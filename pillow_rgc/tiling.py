@@ -18,10 +18,14 @@ import math
 import numpy as np
 
 
+def span(length: int, tile: int, overlap: int, index: int) -> tuple[int, int]:
+    """(start, stop) of the coded region of tile ``index`` along one axis of ``length`` pixels."""
+    return max(0, index * tile - overlap), min(length, (index + 1) * tile + overlap)
+
+
 def spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
     """(start, stop) of the coded region of each tile along one axis of ``length`` pixels."""
-    count = math.ceil(length / tile)
-    return [(max(0, i * tile - overlap), min(length, (i + 1) * tile + overlap)) for i in range(count)]
+    return [span(length, tile, overlap, index) for index in range(math.ceil(length / tile))]
 
 
 def axis_weights(length: int, tile: int, overlap: int, index: int) -> np.ndarray:
@@ -32,7 +36,7 @@ def axis_weights(length: int, tile: int, overlap: int, index: int) -> np.ndarray
     tile i and the rest of ``4 * overlap`` for tile i - 1; elsewhere a tile
     weighs the whole ``4 * overlap``. The weights of all tiles sum to it everywhere.
     """
-    start, stop = spans(length, tile, overlap)[index]
+    start, stop = span(length, tile, overlap, index)
     full = 4 * overlap
     x = np.arange(start, stop)
     weights = np.full(stop - start, full, np.int64)
