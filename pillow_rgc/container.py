@@ -619,6 +619,7 @@ class _Walk:
         self.seen_ancillary: set[str] = set()
         self.seen_alpha = False
         self.ended_tiles: set[int] = set()  # coding 2: tiles whose iterations are over
+        self.complete = False  # IEND reached
 
     def corrupt(self, reason: str, chunk_type: bytes, offset: int) -> CorruptChunkError:
         return CorruptChunkError(reason, _type_name(chunk_type), self.chunk_index, offset)
@@ -698,33 +699,51 @@ def read(data: bytes, on_corrupt: str = "raise") -> Container:
     iterations: list[IterationChunk] = []
     ancillary: dict[str, bytes] = {}
     alpha = None
-    complete, corrupt = False, None
+    corrupt = None
     try:
-        while offset + _FRAME.sizeof() <= len(data):
-            frame = _FRAME.parse(data[offset : offset + _FRAME.sizeof()])
-            walk.check_frame(offset, frame.length, frame.type)
-            end = offset + _FRAME.sizeof() + frame.length + 4
-            if end > len(data):
-                break
-            chunk = _checked_chunk(data[offset:end], walk.chunk_index, offset)
-            if frame.type == b"ITER":
-                iterations.append(_iteration(walk, chunk.data, offset))
-            elif frame.type == b"ALPH":
-                alpha = _alpha(walk, chunk.data, offset)
-            elif _type_name(frame.type) in KNOWN_ANCILLARY:
-                ancillary[_type_name(frame.type)] = chunk.data
-            walk.accept(frame.type)
-            if frame.type == b"IEND":
-                complete = True
-                break
-            offset = end
+        for chunk_type, chunk_offset, chunk_data in _chunks(io.BytesIO(data), 0, offset, len(data), walk):
+            if chunk_type == b"ITER":
+                iterations.append(_iteration(walk, chunk_data, chunk_offset))
+            elif chunk_type == b"ALPH":
+                alpha = _alpha(walk, chunk_data, chunk_offset)
+            elif _type_name(chunk_type) in KNOWN_ANCILLARY:
+                ancillary[_type_name(chunk_type)] = chunk_data
     except CorruptChunkError as error:
         if on_corrupt == "raise" or not iterations:
             raise
         corrupt = str(error)
     if not iterations:
         raise _truncated(len(data))
-    return Container(header, iterations, ancillary, complete, corrupt, alpha)
+    return Container(header, iterations, ancillary, walk.complete, corrupt, alpha)
+
+
+def _chunks(fp, start: int, offset: int, size: int, walk: _Walk, wanted=lambda chunk_type: True):
+    """The complete chunks from ``offset`` on, as (type, offset, data or None), checked by ``walk``.
+
+    The walk shared by ``read`` and ``scan``: each chunk's frame is judged from
+    its 8 bytes, even when the data ends inside the chunk (a cut, which ends
+    the walk); the data of the types ``wanted`` picks is read and CRC-checked,
+    the others are sought past. The walk accepts a chunk once the caller has
+    used it, and stops after IEND (``walk.complete``). Offsets count from
+    ``start`` in ``fp``; ``size`` bytes follow it.
+    """
+    while offset + _FRAME.sizeof() <= size:
+        fp.seek(start + offset)
+        frame = _FRAME.parse(fp.read(_FRAME.sizeof()))
+        walk.check_frame(offset, frame.length, frame.type)
+        end = offset + _FRAME.sizeof() + frame.length + 4
+        if end > size:
+            return
+        data = None
+        if wanted(frame.type):
+            fp.seek(start + offset)
+            data = _checked_chunk(fp.read(end - offset), walk.chunk_index, offset).data
+        yield frame.type, offset, data
+        walk.accept(frame.type)
+        if frame.type == b"IEND":
+            walk.complete = True
+            return
+        offset = end
 
 
 def _alpha(walk: _Walk, data: bytes, offset: int) -> AlphaChunk:
@@ -818,31 +837,22 @@ def scan(fp, on_corrupt: str = "raise") -> Scan:
     header, offset = _read_head(prefix + fp.read(head_end - len(prefix)))
     walk = _Walk(header)
     ancillary: dict[str, bytes] = {}
-    complete, corrupt = False, None
+    corrupt = None
+
+    def metadata(chunk_type: bytes) -> bool:
+        return _type_name(chunk_type) in KNOWN_ANCILLARY
+
     try:
-        while offset + _FRAME.sizeof() <= size:
-            fp.seek(start + offset)
-            frame = _FRAME.parse(fp.read(_FRAME.sizeof()))
-            walk.check_frame(offset, frame.length, frame.type)
-            end = offset + _FRAME.sizeof() + frame.length + 4
-            if end > size:
-                break
-            if _type_name(frame.type) in KNOWN_ANCILLARY:
-                fp.seek(start + offset)
-                chunk = _checked_chunk(fp.read(end - offset), walk.chunk_index, offset)
-                ancillary[_type_name(frame.type)] = chunk.data
-            walk.accept(frame.type)
-            if frame.type == b"IEND":
-                complete = True
-                break
-            offset = end
+        for chunk_type, _, chunk_data in _chunks(fp, start, offset, size, walk, metadata):
+            if chunk_data is not None:
+                ancillary[_type_name(chunk_type)] = chunk_data
     except CorruptChunkError as error:
         if on_corrupt == "raise" or not walk.iterations:
             raise
         corrupt = str(error)
     if not walk.iterations:
         raise _truncated(size)
-    return Scan(header, walk.iterations, complete, ancillary, corrupt)
+    return Scan(header, walk.iterations, walk.complete, ancillary, corrupt)
 
 
 # --- truncation --------------------------------------------------------------
