@@ -7,8 +7,9 @@ whose graphs hash to the recorded value, since another model (or a changed
 one) would turn the same bits into a different picture.
 
 Models are looked up, in order, in the folders given to :func:`add_model_path`,
-in the ``RGC_MODEL_PATH`` environment variable (``os.pathsep``-separated) and
-in the ``weights`` folder installed with the package.
+in the ``RGC_MODEL_PATH`` environment variable (``os.pathsep``-separated), in
+the user's model folder (:func:`user_model_dir`, where ``rgc train`` puts the
+models it makes) and in the ``weights`` folder installed with the package.
 """
 
 from __future__ import annotations
@@ -44,6 +45,14 @@ class ModelError(OSError):
 def add_model_path(folder: str | os.PathLike) -> None:
     """Search ``folder`` (holding one sub-folder per model) before the installed models."""
     _extra_dirs.insert(0, Path(folder))
+
+
+def user_model_dir() -> Path:
+    """Where a user's own models live: ``RGC_USER_MODEL_DIR``, else ``$XDG_DATA_HOME/pillow-rgc/models``."""
+    if os.environ.get("RGC_USER_MODEL_DIR"):
+        return Path(os.environ["RGC_USER_MODEL_DIR"])
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "pillow-rgc" / "models"
 
 
 def model_hash(folder: str | os.PathLike) -> str:
@@ -84,7 +93,7 @@ class ModelInfo:
 
 def _search_dirs() -> list[Path]:
     env = [Path(p) for p in os.environ.get("RGC_MODEL_PATH", "").split(os.pathsep) if p]
-    return [*_extra_dirs, *env, *_BUILTIN_DIRS]
+    return [*_extra_dirs, *env, user_model_dir(), *_BUILTIN_DIRS]
 
 
 def installed_models() -> dict[str, ModelInfo]:
