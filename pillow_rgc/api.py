@@ -181,7 +181,7 @@ def encode(
     payloads = _encode_tile(loaded, pixels, reference, mode, limit, target, within_budget)
     if not payloads:
         raise ValueError(f"max_bytes={max_bytes} is too small: one iteration needs {file_bytes} bytes")
-    codings = [coding for coding, _ in payloads]  # a coding-1 chunk makes the file 2.0
+    codings = [coding for coding, _ in payloads]  # a coding-1 chunk makes the file 2.0, coding 3 2.1
     final = dataclasses.replace(
         header, iterations=len(payloads), version=container.version_for(mode, codings)
     )
@@ -199,7 +199,7 @@ def _encode_tile(
     payloads: list[tuple[int, bytes]] = []
 
     def keep_going(bitplanes: list[np.ndarray], reconstruction: np.ndarray) -> bool:
-        coding, payload = entropy.encode_bitplane(bitplanes[-1], bitplanes[:-1])
+        coding, payload = entropy.encode_bitplane(bitplanes[-1], bitplanes[:-1], loaded.prior)
         if not within_budget(payload):
             return False
         payloads.append((coding, payload))
@@ -218,6 +218,10 @@ def _encode_tiles(header, loaded, pixels, reference, limit, target, ancillary, a
         for x, y, w, h in header.tiles()
     ]
     count = max(map(len, per_tile))
+    codings = [container.CODING_TILED, *(coding for tile in per_tile for coding, _ in tile)]
+    header = dataclasses.replace(
+        header, iterations=count, version=container.version_for(header.mode, codings)
+    )
     payloads = [
         (
             container.CODING_TILED,
@@ -225,7 +229,7 @@ def _encode_tiles(header, loaded, pixels, reference, limit, target, ancillary, a
         )
         for index in range(count)
     ]
-    return container.write(dataclasses.replace(header, iterations=count), payloads, ancillary, alpha_data)
+    return container.write(header, payloads, ancillary, alpha_data)
 
 
 def _cut_to(data: bytes, max_bytes: int) -> bytes:
@@ -237,20 +241,22 @@ def _cut_to(data: bytes, max_bytes: int) -> bytes:
 
 
 def read_bitplanes(
-    parsed: container.Container, iterations: int | None = None, on_corrupt: str = "raise"
+    parsed: container.Container, iterations: int | None = None, on_corrupt: str = "raise", model=None
 ) -> list[np.ndarray]:
     """Bitplanes of the first ``iterations`` complete iterations (all by default) of a one-tile picture.
 
     A payload whose damage only decoding finds is a corrupt ``ITER`` chunk; with
     ``on_corrupt="stop"`` the iterations before it are kept, if there are any.
+    Coding-3 payloads need the context prior of the file's ``model``, which is
+    loaded (and checked against the file) when not given.
     """
     if parsed.header.tiled:
         raise ValueError("the picture is tiled: read_tile_bitplanes gives each tile's bitplanes")
-    return read_tile_bitplanes(parsed, iterations, on_corrupt)[0]
+    return read_tile_bitplanes(parsed, iterations, on_corrupt, model)[0]
 
 
 def read_tile_bitplanes(
-    parsed: container.Container, iterations: int | None = None, on_corrupt: str = "raise"
+    parsed: container.Container, iterations: int | None = None, on_corrupt: str = "raise", model=None
 ) -> list[list[np.ndarray]]:
     """Each tile's bitplanes (one list per tile, raster order) of the first ``iterations`` iterations.
 
@@ -262,11 +268,14 @@ def read_tile_bitplanes(
     bitplanes: list[list[np.ndarray]] = [[] for _ in tiles]
     for index, chunk in enumerate(parsed.iterations[:iterations] if iterations else parsed.iterations):
         entries = chunk.tiles if chunk.tiles is not None else [(chunk.coding, chunk.payload)]
+        if model is None and any(entry and entry[0] == entropy.PRIOR for entry in entries):
+            model = load_model_for(header)
+        prior = model.prior if model is not None else None
         try:
             for tile, entry, (_, _, width, height) in zip(bitplanes, entries, tiles):
                 if entry is not None:
                     shape = header.code_shape(width, height)
-                    tile.append(entropy.decode_bitplane(*entry, shape, tile))
+                    tile.append(entropy.decode_bitplane(*entry, shape, tile, prior))
         except entropy.PayloadError as error:
             if on_corrupt == "stop" and index:
                 return [tile[:index] for tile in bitplanes]
@@ -330,12 +339,12 @@ class Decoder:
         """(H,W,3) uint8 network output of the first ``wanted`` iterations."""
         header = self.header
         if header.tiled:
-            tile_bitplanes = read_tile_bitplanes(parsed, wanted, on_corrupt)
+            tile_bitplanes = read_tile_bitplanes(parsed, wanted, on_corrupt, self.model)
             self.decoded = max(map(len, tile_bitplanes))
             return codec.decode_tiles(self.model, header, tile_bitplanes)
         if self.reconstruction is None or wanted < self.reconstruction.count:  # (again) from the start
             self.reconstruction = codec.Reconstruction(self.model, header.height, header.width)
-        for bits in read_bitplanes(parsed, wanted, on_corrupt)[self.reconstruction.count :]:
+        for bits in read_bitplanes(parsed, wanted, on_corrupt, self.model)[self.reconstruction.count :]:
             self.reconstruction.add(bits)
         self.decoded = self.reconstruction.count
         return self.reconstruction.pixels()

@@ -72,12 +72,23 @@ READ_MAJORS = (1, 2, 3)
 CODING_RAW = 0
 CODING_CONTEXT = 1
 CODING_TILED = 2
+CODING_PRIOR = 3
 
-CODING_VERSION = {CODING_RAW: FORMAT_VERSION, CODING_CONTEXT: (2, 0), CODING_TILED: TILED_VERSION}
+CODING_VERSION = {
+    CODING_RAW: FORMAT_VERSION,
+    CODING_CONTEXT: (2, 0),
+    CODING_TILED: TILED_VERSION,
+    CODING_PRIOR: (2, 1),
+}
 """The first format version of each ITER coding.  2.0 adds coding 1 (context-coded
 bits, ``entropy.py``), which a 1.x reader refuses as an unsupported coding, so a
 file with a coding-1 chunk is written as 2.0; a file whose chunks are all coding 0
 (and without alpha) stays 1.0."""
+
+PRIOR_MINOR = 1
+"""Coding 3 (prior-coded bits, ``prior_coding.py``) is minor version 1 of majors 2 and 3:
+a file using it, in a chunk or a tile entry, is 2.1, or 3.1 when tiled.  A 2.0 or 3.0
+reader refuses such a chunk as an unsupported coding, as the spec's minor versions allow."""
 
 MAX_DIMENSION = 1 << 24
 """Largest width or height; keeps the code shape and payload sizes of a forged
@@ -308,13 +319,24 @@ def _tiling_problem(h: Header) -> str | None:
 
 
 def version_for(mode: str, codings=()) -> tuple[int, int]:
-    """The version this module writes for a picture of ``mode`` with ITER ``codings``.
+    """The version this module writes for a picture of ``mode`` with ``codings`` (of chunks and tile entries).
 
     Tiles (coding 2) need 3.0; alpha needs 2.0, and so does any coding-1 chunk;
-    anything else is 1.0.
+    coding 3 needs minor version 1 (2.1, or 3.1 with tiles); anything else is 1.0.
     """
     base = ALPHA_VERSION if mode in ALPHA_MODES else FORMAT_VERSION
-    return max([base, *(CODING_VERSION[coding] for coding in codings)])
+    major, minor = max([base, *(CODING_VERSION[coding] for coding in codings)])
+    return (major, PRIOR_MINOR) if CODING_PRIOR in codings else (major, minor)
+
+
+def _coding_problem(version: tuple[int, int], coding: int) -> str | None:
+    """Why ``coding`` may not appear in a file of ``version``, or None."""
+    if coding not in CODING_VERSION:
+        return f"unsupported coding {coding}"
+    need = CODING_VERSION[coding]
+    if version < need or (coding == CODING_PRIOR and version[1] < PRIOR_MINOR):
+        return f"coding {coding} in a version {version[0]}.{version[1]} file (needs {need[0]}.{need[1]})"
+    return None
 
 
 @dataclass(frozen=True)
@@ -438,6 +460,7 @@ def write(
     for index, coding in enumerate(codings):
         if coding not in CODING_VERSION:
             raise ValueError(f"unsupported coding {coding} for iteration {index}")
+    codings += _entry_codings(header, payloads)
     if header.version != version_for(header.mode, codings):
         raise ValueError(
             f"can only write version {version_for(header.mode, codings)} for mode {header.mode} "
@@ -465,6 +488,13 @@ def write(
         chunks.append(_chunk(b"ITER", _ITER.build({"index": index, "coding": coding, "payload": payload})))
     chunks.append(_IEND)
     return b"".join(chunks)
+
+
+def _entry_codings(header: Header, payloads: list[tuple[int, bytes]]) -> list[int]:
+    """The codings of the tile entries of the coding-2 payloads (the version depends on them too)."""
+    count = len(header.tiles())
+    entries = [_tile_entries(payload, count)[1] for coding, payload in payloads if coding == CODING_TILED]
+    return [entry[0] for split in entries for entry in split if entry is not None]
 
 
 def _build_head(h: Header) -> bytes:
@@ -776,11 +806,9 @@ def _payload_problem(
     With it, for coding 2, the tile entries. ``ended`` holds the tiles whose
     iterations ended before this one, and gains those that end here.
     """
-    if coding not in CODING_VERSION:
-        return f"unsupported coding {coding}", None
-    if header.version < CODING_VERSION[coding]:
-        need, have = CODING_VERSION[coding], header.version
-        return f"coding {coding} in a version {have[0]}.{have[1]} file (needs {need[0]}.{need[1]})", None
+    problem = _coding_problem(header.version, coding)
+    if problem:
+        return problem, None
     if header.tiled != (coding == CODING_TILED):
         return f"coding {coding} in a {'tiled' if header.tiled else 'one-tile'} picture", None
     if coding != CODING_TILED:
@@ -806,12 +834,14 @@ def _payload_problem(
 def _tile_payload_problem(
     header: Header, coding: int, payload: bytes, index: int, width: int, height: int
 ) -> str | None:
-    """What is wrong with the coding-0 or coding-1 bits of a picture or tile, or None."""
+    """What is wrong with the coding-0, 1 or 3 bits of a picture or tile, or None."""
     if coding == CODING_RAW:
         expected = header.raw_payload_size(width, height)
         return None if len(payload) == expected else f"payload of {len(payload)} bytes, expected {expected}"
-    if coding == CODING_CONTEXT:
-        return entropy.payload_problem(coding, payload, header.code_shape(width, height), index)
+    if coding in (CODING_CONTEXT, CODING_PRIOR):
+        return _coding_problem(header.version, coding) or entropy.payload_problem(
+            coding, payload, header.code_shape(width, height), index
+        )
     return f"unsupported coding {coding}"
 
 

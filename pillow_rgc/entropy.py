@@ -1,4 +1,8 @@
-"""Bitplanes <-> ``ITER`` payloads: coding 0 (raw bits) and coding 1 (context-modelled ANS).
+"""Bitplanes <-> ``ITER`` payloads: coding 0 (raw bits), coding 1 (context-modelled ANS) and the choice.
+
+The writer stores each iteration with whichever of coding 0, coding 1 and,
+when the model has a context prior, coding 3 (``prior_coding.py``) gives the
+smallest payload.
 
 Coding 0 packs the bits as they are (spec: "Raw payload"). Coding 1 (format
 2.0, spec: "Context-coded payload") codes them with an ANS coder whose
@@ -25,8 +29,7 @@ anything about their statistics:
   (rANS, 32-bit words, 64-bit state, 24-bit probabilities), whose arithmetic
   the spec gives in full.
 
-The encoder falls back to coding 0 whenever coding 1 would not be smaller. A
-payload depends only on the bits of the earlier iterations (the previous one),
+A payload depends only on the bits of the earlier iterations (the previous one),
 never on their payloads, so every complete iteration of a cut file decodes.
 """
 
@@ -34,41 +37,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import constriction
 import numpy as np
+
+from . import prior_coding
+from .prior_coding import ContextPrior
+from .rans import (
+    BERNOULLI,
+    LOGIT_LIMIT,
+    ONE,
+    P_ONE_ALL,
+    PayloadError,
+    check_used_up,
+    coded_words,
+    decoder,
+    encode_words,
+    phases,
+    probabilities,
+    view,
+)
 
 RAW = 0
 CONTEXT = 1
-CODINGS = (RAW, CONTEXT)
-
-PRECISION = 24
-"""Probabilities are integers out of 2**PRECISION, constriction's precision for its default coders."""
-
-LOGIT_LIMIT = 96
-"""Logits are integers in units of 1/8 nat, clamped to +-LOGIT_LIMIT (+-12 nat) before the table."""
-
-# fmt: off
-P_ONE = (
-    8388608, 8912214, 9431757, 9943296, 10443135, 10927921, 11394728, 11841108,
-    12265128, 12665372, 13040928, 13391352, 13716624, 14017088, 14293396, 14546446,
-    14777323, 14987245, 15177517, 15349491, 15504527, 15643971, 15769129, 15881257,
-    15981542, 16071101, 16150975, 16222125, 16285438, 16341724, 16391720, 16436096,
-    16475457, 16510351, 16541267, 16568648, 16592886, 16614335, 16633310, 16650091,
-    16664929, 16678045, 16689637, 16699880, 16708930, 16716925, 16723987, 16730224,
-    16735732, 16740596, 16744891, 16748683, 16752030, 16754986, 16757595, 16759898,
-    16761931, 16763726, 16765310, 16766708, 16767942, 16769031, 16769992, 16770841,
-    16771590, 16772251, 16772834, 16773349, 16773803, 16774204, 16774558, 16774870,
-    16775146, 16775389, 16775604, 16775793, 16775960, 16776108, 16776238, 16776353,
-    16776454, 16776544, 16776623, 16776693, 16776754, 16776808, 16776856, 16776898,
-    16776936, 16776969, 16776998, 16777023, 16777046, 16777066, 16777084, 16777099,
-    16777113,
-)
-# fmt: on
-"""2**24 * P(bit = +1) for the logits L = 0 .. 96: round(2**24 / (1 + exp(-L / 8))).
-
-For L < 0 it is 2**24 - P_ONE[-L]. The exact values are at least 0.008 from a
-rounding tie, so any correctly rounding evaluation of the formula gives them.
-"""
+PRIOR = 3
+CODINGS = (RAW, CONTEXT, PRIOR)
 
 PHASE_OFFSET = (0, 3, 8, 15)
 """Context of a phase's cells: PHASE_OFFSET[phase] + the sum of the known 4-neighbours."""
@@ -95,43 +86,10 @@ MIN_BITS = 64
 """Bitplanes smaller than this are always stored raw: the model would outweigh them."""
 
 
-class PayloadError(ValueError):
-    """A coding-1 payload that breaks the spec (structure, parameters or coded words)."""
-
-
 # --- probabilities -----------------------------------------------------------
 
-_ONE = 1 << PRECISION
-_P_ONE_ALL = np.array(
-    [_ONE - P_ONE[-v] if v < 0 else P_ONE[v] for v in range(-LOGIT_LIMIT, LOGIT_LIMIT + 1)], np.int64
-)
-"""2**24 * P(+1) of every clamped logit, indexed by L + LOGIT_LIMIT."""
-
-
-def _constriction_p(p_one: np.ndarray) -> np.ndarray:
-    """The float ``p`` for which constriction's ``Bernoulli(perfect=False)`` codes with exactly ``p_one``.
-
-    constriction 0.5 quantizes ``[1 - p, p]`` with its "fast" categorical
-    quantizer to ``P(0) = floor((1 - p) * (2**24 - 2)) + 1`` (out of 2**24).
-    With ``1 - p = m / 2**24`` (exact in a double, as are all the products)
-    that is ``m`` for ``m <= 2**23`` and ``m - 1`` above, so ``m`` is picked to
-    land exactly on ``P(0) = 2**24 - p_one``. ``tests/test_entropy.py`` checks
-    the coded words against a plain-integer coder.
-    """
-    p_zero = _ONE - p_one
-    m = np.where(p_zero <= _ONE // 2, p_zero, p_zero + 1)
-    return (_ONE - m) / float(_ONE)
-
-
-_P_FLOAT = _constriction_p(_P_ONE_ALL)
-_COST_ONE = -np.log2(_P_ONE_ALL / _ONE)  # encoder only: bits to code +1 / -1 at each logit
-_COST_ZERO = -np.log2(1 - _P_ONE_ALL / _ONE)
-_BERNOULLI = constriction.stream.model.Bernoulli(perfect=False)
-
-
-def _probabilities(logits: np.ndarray) -> np.ndarray:
-    """constriction's ``p`` for every logit (clamped to +-LOGIT_LIMIT by the lookup), flattened."""
-    return np.take(_P_FLOAT, logits.ravel() + LOGIT_LIMIT, mode="clip")
+_COST_ONE = -np.log2(P_ONE_ALL / ONE)  # encoder only: bits to code +1 / -1 at each logit
+_COST_ZERO = -np.log2(1 - P_ONE_ALL / ONE)
 
 
 def _clamped(logits: np.ndarray) -> np.ndarray:
@@ -310,38 +268,27 @@ def _contexts(first: bool) -> int:
     return PLANE_CONTEXTS if first else 2 * PLANE_CONTEXTS
 
 
-def _phases(rows: int, columns: int):
-    """(phase, first row, first column, rows, columns) of each non-empty phase of the 2x2 lattice."""
-    for phase in range(4):
-        dy, dx = phase >> 1, phase & 1
-        count_y, count_x = (rows - dy + 1) // 2, (columns - dx + 1) // 2
-        if count_y and count_x:
-            yield phase, dy, dx, count_y, count_x
-
-
-def _view(dy: int, dx: int, count_y: int, count_x: int, oy: int = 0, ox: int = 0):
-    """Slices of a plane padded by one cell on each side: a phase's cells, moved by (oy, ox)."""
-    y, x = 1 + dy + oy, 1 + dx + ox
-    return slice(y, y + 2 * count_y - 1, 2), slice(x, x + 2 * count_x - 1, 2)
-
-
 _NEIGHBOURS = ((-1, 0), (1, 0), (0, -1), (0, 1))
 
 
 # --- encoding ----------------------------------------------------------------
 
 
-def encode_bitplane(bits: np.ndarray, earlier: list[np.ndarray]) -> tuple[int, bytes]:
+def encode_bitplane(
+    bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior | None = None
+) -> tuple[int, bytes]:
     """(coding, payload) of one bitplane; ``earlier`` are the bitplanes of the previous iterations.
 
-    Coding 1 when its payload is smaller than the raw bits, else coding 0.
+    The smallest of coding 0, coding 1 and, with the model's context ``prior``,
+    coding 3; on a tie the lower coding (cheaper to decode).
     """
     bits = np.asarray(bits, bool)
-    raw = np.packbits(bits.ravel()).tobytes()
-    if bits.size < MIN_BITS:
-        return RAW, raw
-    payload = encode_context(bits, earlier)
-    return (CONTEXT, payload) if len(payload) < len(raw) else (RAW, raw)
+    candidates = [(RAW, np.packbits(bits.ravel()).tobytes())]
+    if bits.size >= MIN_BITS:
+        candidates.append((CONTEXT, encode_context(bits, earlier)))
+        if prior is not None and prior.channels == bits.shape[0]:
+            candidates.append((PRIOR, prior_coding.encode_prior(bits, earlier, prior)))
+    return min(candidates, key=lambda candidate: len(candidate[1]))
 
 
 def encode_context(bits: np.ndarray, earlier: list[np.ndarray]) -> bytes:
@@ -354,9 +301,9 @@ def encode_context(bits: np.ndarray, earlier: list[np.ndarray]) -> bytes:
     sources = bits if previous is None else np.concatenate([bits, previous])
     # every cell's context, and the bits of all planes, phase after phase: (planes, cells)
     contexts, cells = [], []
-    for phase, dy, dx, count_y, count_x in _phases(rows, columns):
+    for phase, dy, dx, count_y, count_x in phases(rows, columns):
         known = np.pad(signs * (phase_of < phase), ((0, 0), (1, 1), (1, 1)))
-        near = sum(known[(slice(None), *_view(dy, dx, count_y, count_x, oy, ox))] for oy, ox in _NEIGHBOURS)
+        near = sum(known[(slice(None), *view(dy, dx, count_y, count_x, oy, ox))] for oy, ox in _NEIGHBOURS)
         k = PHASE_OFFSET[phase] + near.astype(np.int64)
         if previous is not None:
             k += PLANE_CONTEXTS * previous[:, dy::2, dx::2]
@@ -375,12 +322,9 @@ def encode_context(bits: np.ndarray, earlier: list[np.ndarray]) -> bytes:
     order = np.lexsort((np.arange(channels), model.levels()))
     starts = np.cumsum([0] + [part.shape[1] for part in contexts])
     phase_parts = [np.s_[order, start:end] for start, end in zip(starts[:-1], starts[1:])]
-    symbols = np.concatenate([planes[part].ravel() for part in phase_parts]).astype(np.int32)
-    probabilities = _probabilities(np.concatenate([logits[part].ravel() for part in phase_parts]))
-    coder = constriction.stream.stack.AnsCoder()
-    coder.encode_reverse(symbols, _BERNOULLI, probabilities)
-    words = coder.get_compressed().astype(">u4").tobytes()
-    return _write_model(model, len(sources)) + words
+    symbols = np.concatenate([planes[part].ravel() for part in phase_parts])
+    logits_in_order = np.concatenate([logits[part].ravel() for part in phase_parts])
+    return _write_model(model, len(sources)) + encode_words(symbols, logits_in_order)
 
 
 # --- fitting (encoder only: any parameters decode; these are merely good ones) --
@@ -589,6 +533,8 @@ def payload_problem(coding: int, payload: bytes, shape: tuple[int, int, int], in
     if coding == RAW:
         expected = -(-shape[0] * shape[1] * shape[2] // 8)
         return None if len(payload) == expected else f"payload of {len(payload)} bytes, expected {expected}"
+    if coding == PRIOR:
+        return prior_coding.payload_problem(payload)
     if coding != CONTEXT:
         return f"unsupported coding {coding}"
     try:
@@ -601,30 +547,33 @@ def payload_problem(coding: int, payload: bytes, shape: tuple[int, int, int], in
 def _split(payload: bytes, shape, first: bool) -> tuple[_Model, np.ndarray]:
     """The model and the coded words of a coding-1 payload, checked as far as that goes without decoding."""
     model, start = _read_model(payload, shape[0], first)
-    rest = len(payload) - start
-    if rest % 4:
-        raise PayloadError(f"{rest} bytes of coded words, not a multiple of 4")
-    words = np.frombuffer(payload, ">u4", offset=start).astype(np.uint32)
-    if len(words) and not words[-1]:
-        raise PayloadError("the last coded word is 0")
-    return model, words
+    return model, coded_words(payload[start:])
 
 
 def decode_bitplane(
-    coding: int, payload: bytes, shape: tuple[int, int, int], earlier: list[np.ndarray]
+    coding: int,
+    payload: bytes,
+    shape: tuple[int, int, int],
+    earlier: list[np.ndarray],
+    prior: ContextPrior | None = None,
 ) -> np.ndarray:
-    """The bitplane (boolean, True for +1) of one ``ITER`` payload; ``earlier`` as in ``encode_bitplane``."""
+    """The bitplane (boolean, True for +1) of one ``ITER`` payload; ``earlier`` and ``prior`` as in
+    ``encode_bitplane`` (coding 3 needs the prior of the model that wrote the file)."""
     shape = tuple(int(n) for n in shape)
     if coding == RAW:
         count = shape[0] * shape[1] * shape[2]
         if len(payload) != -(-count // 8):
             raise PayloadError(f"raw payload of {len(payload)} bytes for {count} bits")
         return np.unpackbits(np.frombuffer(payload, np.uint8), count=count).reshape(shape).astype(bool)
+    if any(np.shape(plane) != shape for plane in earlier[-1:]):
+        raise ValueError(f"the previous bitplane has shape {np.shape(earlier[-1])}, not {shape}")
+    if coding == PRIOR:
+        if prior is None:
+            raise PayloadError("coding 3 needs a model with a context prior, and the file's model has none")
+        return prior_coding.decode_prior(payload, shape, earlier, prior)
     if coding != CONTEXT:
         raise PayloadError(f"unsupported ITER coding {coding}")
     previous = np.asarray(earlier[-1], bool) if earlier else None
-    if previous is not None and previous.shape != shape:
-        raise ValueError(f"the previous bitplane has shape {previous.shape}, not {shape}")
     return _decode_context(payload, shape, previous)
 
 
@@ -651,10 +600,10 @@ def _decode_context(payload: bytes, shape, previous: np.ndarray | None) -> np.nd
         groups.append((chosen, parent_index, weights))
     previous_signs = None if previous is None else previous.astype(np.int32) * 2 - 1
     plane = np.zeros((channels, rows + 2, columns + 2), np.int8)  # signs so far, 0 = not decoded (yet)
-    coder = constriction.stream.stack.AnsCoder(words)
-    for phase, dy, dx, count_y, count_x in _phases(rows, columns):
+    coder = decoder(words)
+    for phase, dy, dx, count_y, count_x in phases(rows, columns):
         # all but this iteration's parents is known before the phase starts: do it for all channels at once
-        near = [plane[(slice(None), *_view(dy, dx, count_y, count_x, oy, ox))] for oy, ox in _NEIGHBOURS]
+        near = [plane[(slice(None), *view(dy, dx, count_y, count_x, oy, ox))] for oy, ox in _NEIGHBOURS]
         k = near[0].astype(np.int32) + near[1] + near[2] + near[3] + PHASE_OFFSET[phase]
         if previous is not None:
             k += PLANE_CONTEXTS * previous[:, dy::2, dx::2]
@@ -667,9 +616,8 @@ def _decode_context(payload: bytes, shape, previous: np.ndarray | None) -> np.nd
             logits = base[chosen]
             if parent_index.shape[1]:
                 logits += (signs[parent_index] * weights).sum(axis=1, dtype=np.int32)
-            decoded = coder.decode(_BERNOULLI, _probabilities(logits))
+            decoded = coder.decode(BERNOULLI, probabilities(logits))
             signs[chosen] = (decoded * 2 - 1).reshape(len(chosen), count_y, count_x)
-        plane[(slice(None), *_view(dy, dx, count_y, count_x))] = signs[:channels]
-    if not coder.is_empty():
-        raise PayloadError("coded words left over after the last bit (a damaged or mismatched payload)")
+        plane[(slice(None), *view(dy, dx, count_y, count_x))] = signs[:channels]
+    check_used_up(coder)
     return plane[:, 1:-1, 1:-1] > 0

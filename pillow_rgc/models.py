@@ -1,10 +1,12 @@
 """Find, verify and load the codec models (ONNX graphs) with onnxruntime.
 
 A model is a folder holding ``encoder.onnx``, ``decoder.onnx`` and
-``model.json``. Its id names it and the SHA-256 of its two graphs guards it:
-every ``.rgc`` file records both, and a file is only decoded by the model
-whose graphs hash to the recorded value, since another model (or a changed
-one) would turn the same bits into a different picture.
+``model.json``, and, for models that can write ITER coding 3, the weights of
+its context prior (``context_prior.bin``, declared in ``model.json``). Its id
+names it and the SHA-256 of its graphs (and prior) guards it: every ``.rgc``
+file records both, and a file is only decoded by the model whose files hash
+to the recorded value, since another model (or a changed one) would turn the
+same bits into a different picture, or the same payload into other bits.
 
 Models are looked up, in order, in the folders given to :func:`add_model_path`,
 in the ``RGC_MODEL_PATH`` environment variable (``os.pathsep``-separated), in
@@ -23,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime
+
+from .prior_coding import PRIOR_FILE, ContextPrior
 
 MODEL_FILE = "model.json"
 GRAPH_FILES = ("encoder.onnx", "decoder.onnx")
@@ -56,10 +60,15 @@ def user_model_dir() -> Path:
 
 
 def model_hash(folder: str | os.PathLike) -> str:
-    """SHA-256 (hex) of the encoder graph followed by the decoder graph."""
+    """SHA-256 (hex) of the encoder graph, the decoder graph and then the context prior, if there is one.
+
+    Models without a prior hash their two graphs alone, so their hashes (and the files that record
+    them) are what they were before priors existed.
+    """
     digest = hashlib.sha256()
-    for name in GRAPH_FILES:
-        digest.update((Path(folder) / name).read_bytes())
+    prior = Path(folder) / PRIOR_FILE
+    for path in [*(Path(folder) / name for name in GRAPH_FILES), *([prior] if prior.is_file() else [])]:
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
@@ -75,6 +84,7 @@ class ModelInfo:
     iterations: int
     description: str
     card: dict
+    has_prior: bool = False
 
     @classmethod
     def from_folder(cls, folder: Path) -> ModelInfo:
@@ -88,6 +98,7 @@ class ModelInfo:
             iterations=card["iterations"],
             description=card.get("description", ""),
             card=card,
+            has_prior="context_prior" in card,
         )
 
 
@@ -130,6 +141,13 @@ class LoadedModel:
                 f"{actual[:16]}…, its model.json says {info.sha256[:16]}…"
             )
         self.info = info
+        prior_file = info.folder / PRIOR_FILE
+        if info.has_prior != prior_file.is_file():
+            raise ModelError(f"model {info.id!r}: model.json and the folder disagree on {PRIOR_FILE}")
+        try:
+            self.prior = ContextPrior.load(prior_file, info.code_channels) if info.has_prior else None
+        except ValueError as error:
+            raise ModelError(f"model {info.id!r}: bad context prior: {error}") from None
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = THREADS
         options.inter_op_num_threads = 1

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pillow_rgc
-from pillow_rgc import api, container, entropy, models
+from pillow_rgc import api, container, entropy, models, rans
 
 from .conftest import TEST_MODEL, synthetic_photo
 
@@ -165,7 +165,7 @@ def test_tiny_planes_are_stored_raw():
 
 def p_one(logit: int) -> int:
     logit = max(-96, min(96, logit))
-    return entropy.P_ONE[logit] if logit >= 0 else (1 << 24) - entropy.P_ONE[-logit]
+    return rans.P_ONE[logit] if logit >= 0 else (1 << 24) - rans.P_ONE[-logit]
 
 
 def spec_decode(payload: bytes, shape: tuple[int, int, int], previous) -> np.ndarray:
@@ -239,8 +239,8 @@ def spec_decode(payload: bytes, shape: tuple[int, int, int], previous) -> np.nda
 
 
 def test_the_probability_table_is_the_spec_formula():
-    assert len(entropy.P_ONE) == 97
-    for logit, value in enumerate(entropy.P_ONE):
+    assert len(rans.P_ONE) == 97
+    for logit, value in enumerate(rans.P_ONE):
         assert value == round(2**24 / (1 + math.exp(-logit / 8)))
 
 
@@ -258,8 +258,8 @@ def test_constriction_codes_with_exactly_the_spec_probabilities():
     logits = np.arange(-100, 101)
     rng = np.random.default_rng(5)
     symbols = (rng.random(logits.size) < np.array([p_one(int(v)) for v in logits]) / 2**24).astype(np.int32)
-    coder = entropy.constriction.stream.stack.AnsCoder()
-    coder.encode_reverse(symbols, entropy._BERNOULLI, entropy._probabilities(logits))
+    coder = rans.constriction.stream.stack.AnsCoder()
+    coder.encode_reverse(symbols, rans.BERNOULLI, rans.probabilities(logits))
     state, words = 0, []
     for bit, logit in zip(symbols[::-1], logits[::-1]):  # the spec's encoder (informative part)
         zero = (1 << 24) - p_one(int(logit))

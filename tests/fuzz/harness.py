@@ -106,11 +106,11 @@ def guards() -> Iterator[None]:
         _Budget.network += padded
         original_add(self, bits)
 
-    def decode_bitplane(coding, payload, shape, earlier):
+    def decode_bitplane(coding, payload, shape, earlier, prior=None):
         area = int(shape[1]) * int(shape[2]) * CODE_STRIDE**2
         _over_limit(_Budget.bits + area, f"decoding bits of {shape[1]}x{shape[2]} code cells")
         _Budget.bits += area
-        return original_decode_bitplane(coding, payload, shape, earlier)
+        return original_decode_bitplane(coding, payload, shape, earlier, prior)
 
     codec.Reconstruction.__init__, codec.Reconstruction.add = init, add
     entropy.decode_bitplane = decode_bitplane

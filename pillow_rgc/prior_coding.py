@@ -1,0 +1,248 @@
+"""ITER coding 3: bits coded with the model's context prior, a logistic model fitted once per network.
+
+The bits a network writes are redundant in ways that belong to the network,
+not to the photo: the 32 bits of a code cell come from one fixed projection,
+and a channel follows its own earlier iterations. Coding 1 learns such
+dependencies anew for every file and must send what it learns; coding 3 takes
+them from weights fitted once on training photos and shipped with the model
+(``context_prior.bin``, covered by the model's hash), so a payload is only
+coded words (spec: "Prior-coded payload").
+
+The logit of a bit is an integer dot product of int8 weights (1/128 nat per
+feature unit) with integer features: the same channel's bits in the 8
+iterations before, every channel's bits in the 3 before, the previous
+iteration's 3x3 neighbourhood and neighbour sums, the channels already decoded
+at this cell and their neighbour sums, and the same channel's neighbours
+decoded in earlier phases of the 2x2 lattice. It goes through the same
+``P_ONE`` table and rANS coder as coding 1. Bits are coded channel by channel,
+each in its 4 phases: 4 x channels groups, each decoded in one vectorised
+step. Every product and sum is of integers below 2**53, so doing them in
+float64 (fast matrix products) is exact whatever the BLAS summation order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .rans import (
+    BERNOULLI,
+    PayloadError,
+    check_used_up,
+    coded_words,
+    decoder,
+    encode_words,
+    phases,
+    probabilities,
+    view,
+)
+
+PRIOR_FILE = "context_prior.bin"
+"""The weights in a model folder: int8, (iterations, channels, features) in C order."""
+
+SAME_CHANNEL_HISTORY = 8
+"""Earlier iterations of the same channel the prior sees."""
+
+ALL_CHANNEL_HISTORY = 3
+"""Earlier iterations whose every channel the prior sees."""
+
+WEIGHT_UNIT = 128
+"""Weights are in 1/WEIGHT_UNIT nat per feature unit; logits in 1/8 nat, so z is divided by 16."""
+
+LOGIT_SHIFT = 4
+"""log2(WEIGHT_UNIT / 8): the logit is (z + 8) >> LOGIT_SHIFT."""
+
+RING = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx)
+"""The 8 neighbours of a cell, row by row."""
+
+CROSS = ((-1, 0), (1, 0), (0, -1), (0, 1))
+DIAGONAL = ((-1, -1), (-1, 1), (1, -1), (1, 1))
+
+
+def feature_count(channels: int) -> int:
+    """Features per (iteration, channel): 22 + 7 x channels (246 for 32 channels)."""
+    return sum(size for _, size in _layout(channels))
+
+
+def _layout(channels: int) -> list[tuple[str, int]]:
+    """The feature groups in their order in a weight row (spec: "Prior-coded payload", *Features*)."""
+    return [
+        ("history", SAME_CHANNEL_HISTORY),  # s[t-k, c], k = 1..8
+        ("previous", ALL_CHANNEL_HISTORY * channels),  # s[t-k, c'], k = 1..3, all c'
+        ("ring", len(RING)),  # s[t-1, c] at the 8 neighbours
+        ("ring_sums", channels),  # the sum of the 8 neighbours of s[t-1, c'], all c'
+        ("lower", 3 * channels),  # per c' < c: s[t, c'], its 4-neighbour sum, its diagonal sum
+        ("phase", 4),  # one per phase of the 2x2 lattice
+        ("near", 2),  # sums of the same channel's decoded 4-neighbours and diagonal neighbours
+    ]
+
+
+class ContextPrior:
+    """The prior's weights, split by feature group for one iteration at a time (float64, integer-valued)."""
+
+    def __init__(self, weights: np.ndarray):
+        self.weights = np.asarray(weights, np.int8)
+        self.iterations, self.channels, features = self.weights.shape
+        if features != feature_count(self.channels):
+            raise ValueError(f"{features} prior features for {self.channels} channels, not the layout's")
+        self._groups = [self._split(t) for t in range(self.iterations)]
+
+    @classmethod
+    def load(cls, path: str | Path, channels: int) -> ContextPrior:
+        """The weights of a model's ``context_prior.bin``: whole (channels x features) rows, int8."""
+        data = np.fromfile(path, np.int8)
+        row = channels * feature_count(channels)
+        if not data.size or data.size % row:
+            raise ValueError(f"{path}: {data.size} bytes, not a whole number of iterations of {row}")
+        return cls(data.reshape(-1, channels, feature_count(channels)))
+
+    def _split(self, t: int) -> dict[str, np.ndarray]:
+        channels = self.channels
+        groups, start = {}, 0
+        for name, size in _layout(channels):
+            groups[name] = self.weights[t, :, start : start + size].astype(np.float64)
+            start += size
+        groups["previous"] = groups["previous"].reshape(channels, ALL_CHANNEL_HISTORY, channels)
+        # (c, 3 c'): the lower block row by row; weights of c' >= c do not count (the bits are not known)
+        lower = groups["lower"].reshape(channels, channels, 3)
+        lower = lower * np.tri(channels, channels, -1)[:, :, None]
+        groups["lower"] = lower.reshape(channels, 3 * channels)
+        return groups
+
+    def weights_for(self, t: int) -> dict[str, np.ndarray]:
+        """Iteration ``t``'s weights; iterations beyond the prior's use its last."""
+        return self._groups[min(t, self.iterations - 1)]
+
+
+def _padded(signs: np.ndarray) -> np.ndarray:
+    return np.pad(signs, [(0, 0)] * (signs.ndim - 2) + [(1, 1), (1, 1)])
+
+
+def _shifted(padded: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """The values at (y + dy, x + dx) of every cell of a padded plane (0 outside)."""
+    rows, columns = padded.shape[-2] - 2, padded.shape[-1] - 2
+    return padded[..., 1 + dy : 1 + dy + rows, 1 + dx : 1 + dx + columns]
+
+
+def neighbour_sum(padded: np.ndarray, offsets) -> np.ndarray:
+    return sum(_shifted(padded, dy, dx) for dy, dx in offsets)
+
+
+def signs_of(bits: np.ndarray) -> np.ndarray:
+    return np.where(bits, 1.0, -1.0)
+
+
+def history_part(weights: dict[str, np.ndarray], earlier: list[np.ndarray], shape) -> np.ndarray:
+    """The part of every cell's z that comes from earlier iterations: (channels, rows, columns)."""
+    channels, rows, columns = shape
+    z = np.zeros(shape)
+    count = min(len(earlier), SAME_CHANNEL_HISTORY)
+    before = [signs_of(earlier[-k]) for k in range(1, count + 1)]
+    for k, signs in enumerate(before):
+        z += weights["history"][:, k, None, None] * signs
+        if k < ALL_CHANNEL_HISTORY:
+            z += (weights["previous"][:, k] @ signs.reshape(channels, -1)).reshape(shape)
+    if before:
+        padded = _padded(before[0])
+        ring = [_shifted(padded, dy, dx) for dy, dx in RING]
+        for j, neighbour in enumerate(ring):
+            z += weights["ring"][:, j, None, None] * neighbour
+        z += (weights["ring_sums"] @ sum(ring).reshape(channels, -1)).reshape(shape)
+    return z
+
+
+def lower_features(signs: np.ndarray) -> np.ndarray:
+    """(channels, 3, rows, columns): each channel's signs, 4-neighbour sums and diagonal sums."""
+    padded = _padded(signs)
+    return np.stack([signs, neighbour_sum(padded, CROSS), neighbour_sum(padded, DIAGONAL)], axis=1)
+
+
+def to_logits(z: np.ndarray) -> np.ndarray:
+    """Logits in 1/8 nat: (z + 8) >> 4 (integer floor; the table lookup clamps to +-96)."""
+    return np.floor_divide(z + (1 << (LOGIT_SHIFT - 1)), 1 << LOGIT_SHIFT).astype(np.int64)
+
+
+def phase_of(rows: int, columns: int) -> np.ndarray:
+    """The phase (0..3) of every cell of the 2x2 lattice: 2 x (row mod 2) + column mod 2."""
+    return (np.arange(rows)[:, None] & 1) * 2 + (np.arange(columns)[None, :] & 1)
+
+
+def known_neighbour_sums(signs: np.ndarray) -> np.ndarray:
+    """(2, channels, rows, columns): per cell, the sums of its same-channel 4-neighbours and diagonal
+    neighbours of an earlier phase (decoded before it)."""
+    channels, rows, columns = signs.shape
+    lattice = phase_of(rows, columns)
+    sums = np.zeros((2, *signs.shape))
+    for phase, dy, dx, count_y, count_x in phases(rows, columns):
+        known = _padded(signs * (lattice < phase))
+        for out, offsets in zip(sums, (CROSS, DIAGONAL)):
+            views = [known[(slice(None), *view(dy, dx, count_y, count_x, oy, ox))] for oy, ox in offsets]
+            out[:, dy::2, dx::2] = sum(views)
+    return sums
+
+
+def cell_logits(bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior) -> np.ndarray:
+    """The logit (1/8 nat, before clamping) of every bit of a bitplane, as the decoder computes it."""
+    channels, rows, columns = shape = bits.shape
+    weights = prior.weights_for(len(earlier))
+    signs = signs_of(bits)
+    z = history_part(weights, earlier, shape)
+    z += (weights["lower"] @ lower_features(signs).reshape(3 * channels, -1)).reshape(shape)
+    z += weights["phase"][:, phase_of(rows, columns)]
+    cross, diagonal = known_neighbour_sums(signs)
+    z += weights["near"][:, 0, None, None] * cross + weights["near"][:, 1, None, None] * diagonal
+    return to_logits(z)
+
+
+def coding_order(rows: int, columns: int) -> np.ndarray:
+    """Cell indices (row-major) in the order coded within a channel: phase by phase, row-major in each."""
+    return np.argsort(phase_of(rows, columns).ravel(), kind="stable")
+
+
+def encode_prior(bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior) -> bytes:
+    """The coding-3 payload of a bitplane (``earlier``: the bitplanes of the iterations before it)."""
+    bits = np.asarray(bits, bool)
+    channels, rows, columns = bits.shape
+    order = coding_order(rows, columns)
+    logits = cell_logits(bits, earlier, prior).reshape(channels, -1)[:, order]
+    return encode_words(bits.reshape(channels, -1)[:, order], logits)
+
+
+def payload_problem(payload: bytes) -> str | None:
+    """What is wrong with a coding-3 payload that shows without decoding it, or None."""
+    try:
+        coded_words(payload)
+    except PayloadError as error:
+        return f"coding 3 payload: {error}"
+    return None
+
+
+def decode_prior(payload: bytes, shape, earlier: list[np.ndarray], prior: ContextPrior) -> np.ndarray:
+    """The bitplane (boolean, True for +1) of a coding-3 payload."""
+    channels, rows, columns = shape
+    if channels != prior.channels:
+        raise PayloadError(f"{channels} code channels, but the context prior is for {prior.channels}")
+    coder = decoder(coded_words(payload))
+    weights = prior.weights_for(len(earlier))
+    z = history_part(weights, earlier, shape).reshape(channels, -1)
+    done = np.zeros((3 * channels, rows * columns))  # lower_features of the channels decoded so far
+    plane = np.zeros((rows + 2, columns + 2))  # the channel being decoded, 0 = not yet
+    signs = np.empty(shape)
+    groups = list(phases(rows, columns))
+    for c in range(channels):
+        zc = (z[c] + weights["lower"][c, : 3 * c] @ done[: 3 * c]).reshape(rows, columns)
+        near_cross, near_diagonal = weights["near"][c]
+        plane[:] = 0
+        for phase, dy, dx, count_y, count_x in groups:
+            part = zc[dy::2, dx::2] + weights["phase"][c, phase]
+            if phase:  # phase 0 has no decoded neighbours
+                cross = sum(plane[view(dy, dx, count_y, count_x, oy, ox)] for oy, ox in CROSS)
+                diagonal = sum(plane[view(dy, dx, count_y, count_x, oy, ox)] for oy, ox in DIAGONAL)
+                part += near_cross * cross + near_diagonal * diagonal
+            bits = coder.decode(BERNOULLI, probabilities(to_logits(part)))
+            plane[view(dy, dx, count_y, count_x)] = (2.0 * bits - 1.0).reshape(count_y, count_x)
+        signs[c] = plane[1:-1, 1:-1]
+        done[3 * c : 3 * c + 3] = lower_features(signs[c : c + 1]).reshape(3, -1)
+    check_used_up(coder)
+    return signs > 0

@@ -1,0 +1,183 @@
+"""Fit a model's context prior (ITER coding 3) on training photos, and add it to the model folder.
+
+Usage::
+
+    python -m pillow_rgc.training.context_prior weights/MODEL_ID --images ../shared/data/train \
+        [--crops 160] [--side 512] [--threads 1]
+
+The prior's weights belong to one network: the redundancy it models is that of
+the bits this network's encoder writes. So the crops are encoded here with the
+folder's own ONNX encoder (through ``codec.encode_pixels``, as a writer does),
+and one L2-regularised logistic regression per (iteration, channel) is fitted
+by Newton's method on the features coding 3 uses (``prior_coding``), then
+quantised to int8 in 1/128 nat per feature unit. Fit on training photos only,
+never on the photos the codec is measured on.
+
+Writing the prior changes the model's hash (``models.model_hash`` covers it),
+so this is part of making a model, before its release: ``model.json`` gets
+the new hash and the ``context_prior`` entry that declares the weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .. import codec, models
+from ..prior_coding import (
+    ALL_CHANNEL_HISTORY,
+    PRIOR_FILE,
+    RING,
+    SAME_CHANNEL_HISTORY,
+    WEIGHT_UNIT,
+    _padded,
+    _shifted,
+    feature_count,
+    known_neighbour_sums,
+    lower_features,
+    phase_of,
+    signs_of,
+)
+
+REGULARISATION = 1.0
+"""L2 weight (per scaled feature) of the logistic regressions: 160 crops saturate the fit with it."""
+
+NEWTON_STEPS = 5
+
+RING_SUM_SCALE = 4.0
+LOWER_SCALE = np.array([1.0, 2.0, 2.0])
+"""While fitting, the previous iteration's 8-neighbour sums are divided by RING_SUM_SCALE and a lower
+channel's (sign, 4-neighbour sum, diagonal sum) by LOWER_SCALE, so one L2 weight suits every feature."""
+
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
+
+
+def training_crops(folder: Path, count: int, side: int, seed: int = 0) -> list[np.ndarray]:
+    """``count`` centre crops of at most ``side`` x ``side`` pixels (RGB uint8) of photos picked at random."""
+    photos = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+    crops = []
+    for path in np.random.default_rng(seed).permutation(photos):
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("RGB"))
+        height, width = pixels.shape[:2]
+        if min(height, width) < side // 2:  # thumbnails and strips: too little of a photo
+            continue
+        top, left = (height - min(height, side)) // 2, (width - min(width, side)) // 2
+        crops.append(pixels[top : top + side, left : left + side])
+        if len(crops) == count:
+            break
+    return crops
+
+
+def features(bitplanes: list[np.ndarray], t: int, c: int) -> np.ndarray:
+    """(cells, features) float32: coding 3's features of channel ``c`` of iteration ``t``, scaled to fit."""
+    bits = bitplanes[t]
+    channels, rows, columns = bits.shape
+    earlier = [signs_of(b) for b in bitplanes[:t]]
+    zeros = np.zeros((rows, columns))
+    history = [earlier[-k][c] if k <= t else zeros for k in range(1, SAME_CHANNEL_HISTORY + 1)]
+    previous = [earlier[-k] if k <= t else np.zeros(bits.shape) for k in range(1, ALL_CHANNEL_HISTORY + 1)]
+    padded = _padded(earlier[-1] if t else np.zeros(bits.shape))
+    ring = [_shifted(padded, dy, dx) for dy, dx in RING]
+    signs = signs_of(bits)
+    lower = lower_features(signs) / LOWER_SCALE[:, None, None]
+    lower[c:] = 0  # only the channels decoded before c
+    lattice = phase_of(rows, columns)
+    columns_ = [
+        *history,
+        *np.concatenate(previous),
+        *(neighbour[c] for neighbour in ring),
+        *(sum(ring) / RING_SUM_SCALE),
+        *lower.reshape(3 * channels, rows, columns),
+        *(lattice == phase for phase in range(4)),
+        *known_neighbour_sums(signs)[:, c],
+    ]
+    return np.stack([np.asarray(f, np.float32).ravel() for f in columns_], axis=1)
+
+
+def feature_scales(channels: int) -> np.ndarray:
+    """What each fitted feature was divided by, in the weight layout: weights per raw unit are w / scale."""
+    scales = np.ones(feature_count(channels))
+    start = SAME_CHANNEL_HISTORY + ALL_CHANNEL_HISTORY * channels + len(RING)
+    scales[start : start + channels] = RING_SUM_SCALE
+    lower = start + channels
+    scales[lower : lower + 3 * channels] = np.tile(LOWER_SCALE, channels)
+    return scales
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """L2-regularised logistic regression by Newton's method (float32 products, float64 solves), in nat."""
+    weights = np.zeros(x.shape[1], np.float32)
+    target = y.astype(np.float32)
+    ridge = np.full(x.shape[1], REGULARISATION, np.float32)
+    for _ in range(NEWTON_STEPS):
+        p = 1 / (1 + np.exp(-(x @ weights)))
+        gradient = x.T @ (p - target) + ridge * weights
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + np.diag(ridge)
+        weights -= np.linalg.solve(hessian.astype(np.float64), gradient.astype(np.float64)).astype(np.float32)
+    return weights.astype(np.float64)
+
+
+def fit_prior(crops_bitplanes: list[list[np.ndarray]], iterations: int, log=print) -> np.ndarray:
+    """int8 weights (iterations, channels, features) fitted on the bitplanes of the crops."""
+    channels = crops_bitplanes[0][0].shape[0]
+    scales = feature_scales(channels)
+    weights = np.zeros((iterations, channels, feature_count(channels)), np.int8)
+    for t in range(iterations):
+        for c in range(channels):
+            x = np.concatenate([features(bitplanes, t, c) for bitplanes in crops_bitplanes])
+            y = np.concatenate([bitplanes[t][c].ravel() for bitplanes in crops_bitplanes])
+            used = np.flatnonzero(np.abs(x).max(axis=0) > 0)  # zero columns (no history yet, c' >= c)
+            fitted = np.zeros(x.shape[1])
+            fitted[used] = fit_logistic(np.ascontiguousarray(x[:, used]), y)
+            weights[t, c] = np.clip(np.rint(fitted / scales * WEIGHT_UNIT), -127, 127)
+        log(f"iteration {t + 1}/{iterations} fitted")
+    return weights
+
+
+def add_prior(folder: Path, weights: np.ndarray, crops: int, images: Path) -> str:
+    """Write the weights and declare them in model.json, with the model's new hash; returns it."""
+    weights.astype(np.int8).tofile(folder / PRIOR_FILE)
+    card_path = folder / models.MODEL_FILE
+    card = json.loads(card_path.read_text())
+    card["context_prior"] = {
+        "file": PRIOR_FILE,
+        "iterations": int(weights.shape[0]),
+        "features": int(weights.shape[2]),
+        "weight_unit": f"1/{WEIGHT_UNIT} nat",
+        "fitted_on": f"{crops} crops of {images.name}",
+    }
+    card["sha256"] = models.model_hash(folder)
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    return card["sha256"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model_dir", type=Path, help="the model folder (graphs and model.json)")
+    parser.add_argument("--images", type=Path, required=True, help="training photos (never the test photos)")
+    parser.add_argument("--crops", type=int, default=160, help="how many photos to crop and encode")
+    parser.add_argument("--side", type=int, default=512, help="crop side in pixels")
+    parser.add_argument("--iterations", type=int, help="iterations to fit (default: the model's)")
+    parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads for encoding the crops")
+    args = parser.parse_args(argv)
+    models.THREADS = args.threads
+    loaded = models.LoadedModel(models.ModelInfo.from_folder(args.model_dir))
+    iterations = args.iterations or loaded.info.iterations
+    started = time.perf_counter()
+    crops = training_crops(args.images, args.crops, args.side)
+    bitplanes = [codec.encode_pixels(loaded, crop, iterations) for crop in crops]
+    encoded = time.perf_counter()
+    print(f"encoded {len(crops)} crops in {encoded - started:.0f} s", flush=True)
+    weights = fit_prior(bitplanes, iterations, log=lambda line: print(line, flush=True))
+    sha256 = add_prior(args.model_dir, weights, len(crops), args.images)
+    print(f"fitted in {time.perf_counter() - encoded:.0f} s; {PRIOR_FILE} written, model sha256 {sha256}")
+
+
+if __name__ == "__main__":
+    main()
