@@ -70,6 +70,16 @@ KNOWN_ANCILLARY = "rgb-48x40-4it-ancillary-known.rgc"
 FORMAT_VERSION = "3.0"
 """The format version these vectors test (files of 1.0, 1.1, 2.0 and 3.0)."""
 
+PRIOR_MANIFEST = VECTORS / "manifest-prior.json"
+PRIOR_MODEL = "rgc-tiny-test-prior"
+"""The frozen model with a context prior (rgc-tiny-test's graphs) that the coding-3 vectors are bound to."""
+PRIOR_FORMAT_VERSION = "3.1"
+"""The format version the coding-3 vectors test (files of 2.1 and 3.1)."""
+PRIOR_BASE = "prior-rgb-256x192-coding3-4it.rgc"
+"""The 2.1 vector whose every ITER uses coding 3; the coding-3 cut and damaged vectors are made from it."""
+PRIOR_TILED_BASE = "prior-tiled-rgb-160x96-4it.rgc"
+"""The 3.1 vector in tiles whose entries use coding 3 (the tiled coding-3 vectors are made from it)."""
+
 PIXEL_TOLERANCE = {"max_abs": 2, "mean_abs": 0.05}
 """Decoded pixels may differ from the expected PNG by this much (float networks round differently)."""
 
@@ -210,17 +220,38 @@ SOURCES = {
         "iterations (the base of the tiled vectors)",
     ),
 }
-SOURCE_OPTIONS = {TILED_BASE: {"tile_side": 32, "quality": 0.8}}
+SOURCE_OPTIONS = {
+    TILED_BASE: {"tile_side": 32, "quality": 0.8},
+    PRIOR_TILED_BASE: {"tile_side": 64, "quality": 0.8},
+}
 """Writer options beyond the iteration count, per source."""
 ALPHA_PLANES = {ALPHA_BASE: rgba_alpha, "la-19x13-2it.rgc": la_alpha}
 """The alpha planes of the sources with alpha, which every decoder must give back exactly."""
 
 
-def encode_sources() -> dict[str, bytes]:
+PRIOR_SOURCES = {
+    PRIOR_BASE: (
+        scene_picture,
+        4,
+        "format 2.1, RGB 256x192: the coding-1 vector's picture coded with a context prior, every ITER "
+        "stored with coding 3 (prior-coded bits; the base of the coding-3 vectors)",
+    ),
+    PRIOR_TILED_BASE: (
+        lambda: tiled_picture(160, 96),
+        4,
+        "format 3.1, RGB 160x96 in 3x2 tiles, cores of 64x64 overlapping by 16: the tiled vector's "
+        "content, larger, coded with a context prior; each tile entry is stored with coding 3 or 0, "
+        "whichever is smaller (the base of the tiled coding-3 vectors)",
+    ),
+}
+"""The coding-3 sources, encoded with ``PRIOR_MODEL``."""
+
+
+def encode_sources(sources: dict = SOURCES, model: str = MODEL) -> dict[str, bytes]:
     """The base vectors, encoded by this machine's float encoder."""
     return {
-        name: pillow_rgc.encode(make(), model=MODEL, iterations=iterations, **SOURCE_OPTIONS.get(name, {}))
-        for name, (make, iterations, _) in SOURCES.items()
+        name: pillow_rgc.encode(make(), model=model, iterations=iterations, **SOURCE_OPTIONS.get(name, {}))
+        for name, (make, iterations, _) in sources.items()
     }
 
 
@@ -490,6 +521,102 @@ def spec_coding1_bits(payload: bytes, shape: tuple[int, int, int], previous: np.
     if state or words:
         raise SpecPayloadError(f"end of stream: state {state}, {len(words)} words left")
     return sign > 0
+
+
+# --- coding 3 as the spec words it (shares no code with pillow_rgc.prior_coding) ---
+
+RING = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
+CROSS = [(-1, 0), (1, 0), (0, -1), (0, 1)]
+DIAGONAL = [(-1, -1), (-1, 1), (1, -1), (1, 1)]
+
+
+def spec_context_prior(model_id: str) -> list[int] | None:
+    """The weights of an installed model's ``context_prior.bin`` as signed integers, None without one."""
+    path = find_model(model_id).folder / "context_prior.bin"
+    return [byte - 256 if byte > 127 else byte for byte in path.read_bytes()] if path.is_file() else None
+
+
+def spec_coding3_bits(
+    payload: bytes, shape: tuple[int, int, int], earlier: list[np.ndarray], prior: list[int] | None
+) -> np.ndarray:
+    """The bits of a coding-3 payload, one at a time, exactly as *Prior-coded payload* decodes them.
+
+    ``earlier`` are the bitplanes of the iterations before (boolean, True for +1), ``prior`` the
+    model's weights (``spec_context_prior``).
+    """
+    if prior is None:
+        raise SpecPayloadError("coding 3 in a file whose model has no context prior")
+    channels, rows, columns = shape
+    features = 22 + 7 * channels
+    block = min(len(earlier), len(prior) // (channels * features) - 1)
+    if len(payload) % 4:
+        raise SpecPayloadError("payload not a multiple of 4 bytes")
+    words = list(struct.unpack(f">{len(payload) // 4}I", payload))
+    if words and not words[-1]:
+        raise SpecPayloadError("last word 0")
+    state = 0 if not words else words.pop() if len(words) == 1 else words.pop() << 32 | words.pop()
+    sign = np.zeros(shape, np.int64)  # this iteration; 0: not decoded yet
+
+    def phase(y: int, x: int) -> int:
+        return 2 * (y % 2) + x % 2
+
+    def s(k: int, c: int, y: int, x: int) -> int:
+        """s[t - k, c, y, x]: 0 outside the grid and before the first iteration."""
+        if not (0 <= y < rows and 0 <= x < columns) or k > len(earlier):
+            return 0
+        if k == 0:
+            return int(sign[c, y, x])
+        return 1 if earlier[-k][c, y, x] else -1
+
+    for c in range(channels):
+        q = prior[(block * channels + c) * features : (block * channels + c + 1) * features]
+        for phi in range(4):
+            for y in range(rows):
+                for x in range(columns):
+                    if phase(y, x) != phi:
+                        continue
+                    f = [0] * features
+                    for k in range(1, 9):
+                        f[k - 1] = s(k, c, y, x)
+                    for k in range(1, 4):
+                        for other in range(channels):
+                            f[8 + (k - 1) * channels + other] = s(k, other, y, x)
+                    for r, (dy, dx) in enumerate(RING):
+                        f[8 + 3 * channels + r] = s(1, c, y + dy, x + dx)
+                    for other in range(channels):
+                        f[16 + 3 * channels + other] = sum(s(1, other, y + dy, x + dx) for dy, dx in RING)
+                    for other in range(c):
+                        lower = 16 + 4 * channels + 3 * other
+                        f[lower] = s(0, other, y, x)
+                        f[lower + 1] = sum(s(0, other, y + dy, x + dx) for dy, dx in CROSS)
+                        f[lower + 2] = sum(s(0, other, y + dy, x + dx) for dy, dx in DIAGONAL)
+                    f[16 + 7 * channels + phi] = 1
+                    for j, offsets in ((20, CROSS), (21, DIAGONAL)):
+                        f[j + 7 * channels] = sum(
+                            s(0, c, y + dy, x + dx) for dy, dx in offsets if phase(y + dy, x + dx) < phi
+                        )
+                    logit = (sum(weight * value for weight, value in zip(q, f)) + 8) >> 4
+                    p_zero = (1 << 24) - spec_p_one(max(-96, min(96, logit)))
+                    r = state % (1 << 24)
+                    if r < p_zero:
+                        sign[c, y, x], low, size = -1, 0, p_zero
+                    else:
+                        sign[c, y, x], low, size = 1, p_zero, (1 << 24) - p_zero
+                    state = size * (state >> 24) + r - low
+                    if state < 1 << 32 and words:
+                        state = state << 32 | words.pop()
+    if state or words:
+        raise SpecPayloadError(f"end of stream: state {state}, {len(words)} words left")
+    return sign > 0
+
+
+def spec_bits(
+    coding: int, payload: bytes, shape: tuple[int, int, int], earlier: list[np.ndarray], model_id: str
+) -> np.ndarray:
+    """The bits of a coding-1 or coding-3 payload by the spec's own decoders."""
+    if coding == 1:
+        return spec_coding1_bits(payload, shape, earlier[-1] if earlier else None)
+    return spec_coding3_bits(payload, shape, earlier, spec_context_prior(model_id))
 
 
 # --- the vectors -------------------------------------------------------------
@@ -942,6 +1069,80 @@ def derive_tiled(base: bytes) -> list[Vector]:
     return vectors
 
 
+def derive_prior(bases: dict[str, bytes]) -> list[Vector]:
+    """Every coding-3 vector made from the bytes of the coding-3 base vectors (exact: no float arithmetic)."""
+    return [*derive_coding3(bases[PRIOR_BASE]), *derive_tiled_coding3(bases[PRIOR_TILED_BASE])]
+
+
+def derive_coding3(base: bytes) -> list[Vector]:
+    """The vectors made from the coding-3 base: cuts inside coding-3 chunks, coding-3 rules."""
+    head, before, iters, iend = _parts(base)
+    assert not before and len(iters) == 4 and head.data[:2] == b"\x02\x01"
+    assert all(c.data[2] == 3 for c in iters), "every ITER of the coding-3 base must use coding 3"
+    vectors, add = _collector(PRIOR_BASE)
+
+    cuts = [
+        (middle(iters[0]), "in-iter0", "inside ITER 0 (coding 3)", error("truncated", "open", "truncated")),
+        (iters[1].end, "after-iter1", "right after ITER 1 (coding 3)", decodes(2, False)),
+        (middle(iters[2]), "in-iter2", "inside the coded words of ITER 2 (coding 3)", decodes(2, False)),
+    ]
+    add_cuts(add, base, "cut-coding3", "the coding-3 base file", cuts)
+    add(
+        "corrupt-coding3-version-2.0.rgc",
+        join(with_head(head, minor=0), *iters, iend),
+        "the coding-3 base file with HEAD version 2.0, CRC recomputed: coding 3 needs minor version 1",
+        corrupt("ITER", iters[0].offset, "decode", 0, "coding 3"),
+    )
+
+    def with_payload(payload: bytes) -> bytes:
+        """The base file with ITER 1's payload replaced (CRC recomputed)."""
+        return join(head, iters[0], chunk(b"ITER", iters[1].data[:3] + payload), *iters[2:], iend)
+
+    payload = iters[1].data[3:]
+    add(
+        "corrupt-coding3-iter1-words.rgc",
+        with_payload(payload[:-1]),
+        f"the last byte of ITER 1's payload removed, CRC recomputed: {len(payload) - 1} bytes of coded "
+        "words, not a multiple of 4",
+        corrupt("ITER", iters[1].offset, "decode", 1),
+    )
+    add(
+        "corrupt-coding3-iter1-extra-word.rgc",
+        with_payload(struct.pack(">I", 1) + payload),
+        "one coded word too many (00 00 00 01, in front of the others) in ITER 1, CRC recomputed: the "
+        "payload's layout is valid, but decoding does not end with the words used up and the state 0",
+        corrupt("ITER", iters[1].offset, "decode", 1, decode_only=True),
+    )
+    plain = find_model(MODEL)
+    renamed = chunk(b"HEAD", _head_with_model(head, MODEL.encode(), bytes.fromhex(plain.sha256)))
+    without_prior = join(renamed, *iters, iend)
+    add(
+        "corrupt-coding3-model-without-prior.rgc",
+        without_prior,
+        f"the coding-3 base file with HEAD naming {MODEL!r} (its right hash), which has no context prior, "
+        "CRC recomputed: its coding-3 chunks cannot be decoded",
+        corrupt("ITER", _parts(without_prior)[2][0].offset, "decode", 0, "context prior", decode_only=True),
+    )
+    return vectors
+
+
+def derive_tiled_coding3(base: bytes) -> list[Vector]:
+    """The vectors made from the tiled coding-3 base: a cut, and coding-3 tile entries in a 3.0 file."""
+    head, before, iters, iend = _parts(base)
+    assert not before and len(iters) == 4 and head.data[:2] == b"\x03\x01"
+    assert any(entry[4] == 3 for entry in tile_entries(iters[0].data[3:])), "ITER 0 needs a coding-3 entry"
+    vectors, add = _collector(PRIOR_TILED_BASE)
+    cut = [(middle(iters[2]), "in-iter2", "inside ITER 2", decodes(2, False))]
+    add_cuts(add, base, "cut-tiled-coding3", "the tiled coding-3 base file", cut)
+    add(
+        "corrupt-tiled-coding3-version-3.0.rgc",
+        join(with_head(head, minor=0), *iters, iend),
+        "the tiled coding-3 base file with HEAD version 3.0, CRC recomputed: coding-3 tile entries need 3.1",
+        corrupt("ITER", iters[0].offset, "decode", 0, "coding 3"),
+    )
+    return vectors
+
+
 def _head_with_model(head: Chunk, model_id: bytes, model_hash: bytes) -> bytes:
     return head.data[:14] + bytes([len(model_id)]) + model_id + model_hash
 
@@ -957,7 +1158,8 @@ def bitplanes_sha256(data: bytes, iterations: int) -> str:
 
     Computed from the decoded bits, so it does not depend on the payload coding.
     Cross-checked: for coding-0 chunks against the payload bytes themselves, for
-    coding-1 chunks against ``spec_coding1_bits`` (the spec's decoder, bit by bit).
+    coding-1 and coding-3 chunks against ``spec_coding1_bits`` and ``spec_coding3_bits`` (the spec's
+    decoders, bit by bit).
     """
     parsed = container.read(data)
     header = parsed.header
@@ -973,9 +1175,9 @@ def bitplanes_sha256(data: bytes, iterations: int) -> str:
             if coding == 0:
                 assert payload == packed[-1], "coding-0 payload with nonzero padding bits"
             else:
-                previous = tile[index - 1] if index else None
-                expected = spec_coding1_bits(payload, header.code_shape(width, height), previous)
-                assert np.array_equal(bits, expected), f"iteration {index}: entropy.py and the spec disagree"
+                shape = header.code_shape(width, height)
+                expected = spec_bits(coding, payload, shape, tile[:index], header.model_id)
+                assert np.array_equal(bits, expected), f"iteration {index}: the library and the spec disagree"
     return hashlib.sha256(b"".join(packed)).hexdigest()
 
 
@@ -1059,10 +1261,11 @@ def _check_decode_only(vector: Vector) -> None:
         api.read_tile_bitplanes(good, expect["good_prefix"])
     if expect["chunk"] == "ITER":
         damaged = good.iterations[expect["good_prefix"]]
-        assert damaged.offset == expect["offset"] and damaged.coding == 1, vector.name
-        previous = api.read_bitplanes(good, damaged.index)[-1] if damaged.index else None
+        assert damaged.offset == expect["offset"] and damaged.coding in (1, 3), vector.name
+        earlier = api.read_bitplanes(good, damaged.index) if damaged.index else []
+        header = good.header
         try:
-            spec_coding1_bits(damaged.payload, good.header.code_shape(), previous)
+            spec_bits(damaged.coding, damaged.payload, header.code_shape(), earlier, header.model_id)
         except SpecPayloadError:
             return
         raise AssertionError(f"{vector.name}: the spec's decoder accepts the damaged payload")
@@ -1100,21 +1303,55 @@ def decoded_entry(vector: Vector, bases: dict[str, bytes], files: dict[str, byte
 
 
 def main() -> None:
-    find_model(MODEL)  # fails early, naming what is installed, if the frozen model is missing
+    find_model(MODEL)  # fail early, naming what is installed, if a frozen model is missing
+    find_model(PRIOR_MODEL)
     bases = encode_sources()
-    codings = [item["coding"] for item in pillow_rgc.info(bases[CODING1_BASE])["chunks"]]
-    if codings != [1] * len(codings):
-        raise SystemExit(f"{CODING1_BASE}: codings {codings}, expected coding 1 for every iteration")
+    prior_bases = encode_sources(PRIOR_SOURCES, PRIOR_MODEL)
+    for name, coding in ((CODING1_BASE, 1), (PRIOR_BASE, 3)):
+        codings = [item["coding"] for item in pillow_rgc.info({**bases, **prior_bases}[name])["chunks"]]
+        if codings != [coding] * len(codings):
+            raise SystemExit(f"{name}: codings {codings}, expected coding {coding} for every iteration")
+    _check_metadata()
+    files: dict[str, bytes] = {}
+    vectors = complete_vectors(bases, SOURCES) + derive(bases)
+    _check_writer(bases[BASE], next(v for v in vectors if v.name == KNOWN_ANCILLARY))
+    manifests = {
+        MANIFEST: manifest(MODEL, FORMAT_VERSION, vectors, bases, files),
+        PRIOR_MANIFEST: manifest(
+            PRIOR_MODEL,
+            PRIOR_FORMAT_VERSION,
+            complete_vectors(prior_bases, PRIOR_SOURCES) + derive_prior(prior_bases),
+            prior_bases,
+            files,
+        ),
+    }
+    VECTORS.mkdir(parents=True, exist_ok=True)
+    for stale in [*VECTORS.glob("*.rgc"), *VECTORS.glob("*.png")]:
+        if stale.name not in files:
+            stale.unlink()
+    for name, data in files.items():
+        (VECTORS / name).write_bytes(data)
+    for path, content in manifests.items():
+        path.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n")
+        entries = content["vectors"]
+        counts = {kind: sum(e["outcome"] == kind for e in entries) for kind in ("decodes", "error")}
+        print(f"{path.name}: {len(entries)} vectors ({counts['decodes']} decode, {counts['error']} errors)")
+
+
+def complete_vectors(bases: dict[str, bytes], sources: dict) -> list[Vector]:
+    """The encoded base files themselves, complete."""
     vectors = []
     for name, data in bases.items():
-        _, iterations, what = SOURCES[name]
+        _, iterations, what = sources[name]
         description = f"{what}, {iterations} iterations, complete"
         vectors.append(Vector(name, data, description, decodes(iterations, True), name))
-    vectors += derive(bases)
+    return vectors
 
-    _check_metadata()
-    _check_writer(bases[BASE], next(v for v in vectors if v.name == KNOWN_ANCILLARY))
-    files: dict[str, bytes] = {}
+
+def manifest(
+    model_id: str, version: str, vectors: list[Vector], bases: dict[str, bytes], files: dict[str, bytes]
+) -> dict:
+    """The manifest of vectors bound to ``model_id``, each checked; adds the vectors and PNGs to ``files``."""
     entries = []
     for vector in vectors:
         check(vector)
@@ -1123,23 +1360,12 @@ def main() -> None:
             entry.update(decoded_entry(vector, bases, files))
         files[vector.name] = vector.data
         entries.append(entry)
-
-    model = find_model(MODEL)
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "model": {"id": MODEL, "sha256": model.sha256},
+    return {
+        "format_version": version,
+        "model": {"id": model_id, "sha256": find_model(model_id).sha256},
         "pixel_tolerance": PIXEL_TOLERANCE,
         "vectors": entries,
     }
-    VECTORS.mkdir(parents=True, exist_ok=True)
-    for stale in [*VECTORS.glob("*.rgc"), *VECTORS.glob("*.png")]:
-        if stale.name not in files:
-            stale.unlink()
-    for name, data in files.items():
-        (VECTORS / name).write_bytes(data)
-    MANIFEST.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
-    counts = {kind: sum(e["outcome"] == kind for e in entries) for kind in ("decodes", "error")}
-    print(f"wrote {len(entries)} vectors ({counts['decodes']} decode, {counts['error']} errors) to {VECTORS}")
 
 
 def _check_writer(base: bytes, vector: Vector) -> None:

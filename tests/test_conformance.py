@@ -1,4 +1,8 @@
-"""Conformance vectors: every file in ``spec/vectors`` gives the outcome ``manifest.json`` records.
+"""Conformance vectors: every file in ``spec/vectors`` gives the outcome its manifest records.
+
+``manifest.json`` lists the vectors bound to the frozen ``rgc-tiny-test``,
+``manifest-prior.json`` the coding-3 vectors, bound to ``rgc-tiny-test-prior``
+(the same graphs with a frozen context prior).
 
 See spec/rgc.md, "Conformance vectors".  Decoded bits are compared exactly
 (SHA-256 of the bitplanes, packed as coding 0 packs them, whatever coding the
@@ -27,8 +31,10 @@ from pillow_rgc.models import find_model, installed_models, model_hash
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "spec" / "vectors"
 MANIFEST = json.loads((VECTORS / "manifest.json").read_text())
-ENTRIES = MANIFEST["vectors"]
+PRIOR_MANIFEST = json.loads((VECTORS / "manifest-prior.json").read_text())
+ENTRIES = MANIFEST["vectors"] + PRIOR_MANIFEST["vectors"]
 TEST_MODEL = "rgc-tiny-test"
+PRIOR_MODEL = "rgc-tiny-test-prior"
 
 FORMAT_ERRORS = {
     "not-rgc": container.NotRGCError,
@@ -249,7 +255,7 @@ def test_manifest_lists_every_file_in_the_folder_and_nothing_else():
     files = [entry["file"] for entry in ENTRIES]
     assert len(files) == len(set(files))
     listed = set(files) | {entry["pixels"] for entry in ENTRIES if "pixels" in entry}
-    on_disk = {path.name for path in VECTORS.iterdir()} - {"manifest.json"}
+    on_disk = {path.name for path in VECTORS.iterdir()} - {"manifest.json", "manifest-prior.json"}
     assert listed == on_disk
 
 
@@ -258,9 +264,10 @@ def test_manifest_entries_have_the_fields_of_their_outcome():
         assert entry["file"].endswith(".rgc") and entry["description"]
         if entry["outcome"] == "decodes":
             assert entry["iterations"] >= 1 and entry["mode"] in ("L", "LA", "RGB", "RGBA")
-            assert entry["version"] in ("1.0", "1.1", "2.0", "3.0"), entry
+            assert entry["version"] in ("1.0", "1.1", "2.0", "2.1", "3.0", "3.1"), entry
             assert len(entry["codings"]) == entry["iterations"], entry
-            assert set(entry["codings"]) <= ({2} if entry["version"] == "3.0" else {0, 1}), entry
+            allowed = {"1.0": {0}, "1.1": {0}, "2.0": {0, 1}, "2.1": {0, 1, 3}}.get(entry["version"], {2})
+            assert set(entry["codings"]) <= allowed, entry
             assert len(bytes.fromhex(entry["bitplanes_sha256"])) == 32
             assert ("alpha_sha256" in entry) == (entry["mode"] in ALPHA_MODES), entry
             if "alpha_sha256" in entry:
@@ -286,15 +293,37 @@ def test_vectors_cover_format_2_0():
     assert {("ALPH", "open"), ("ALPH", "decode"), ("ITER", "decode")} <= corrupt
 
 
-def test_vectors_are_bound_to_the_frozen_test_model():
-    info = find_model(TEST_MODEL)
-    assert model_hash(info.folder) == info.sha256, "weights/rgc-tiny-test changed: it must never change"
-    assert MANIFEST["model"] == {"id": TEST_MODEL, "sha256": info.sha256}
-    assert MANIFEST["format_version"] == "3.0"
-    assert int(MANIFEST["format_version"].split(".")[0]) in container.READ_MAJORS
-    for param in entries(outcome="decodes"):
-        header = container.read(data_of(param.values[0])).header
-        assert (header.model_id, header.model_hash.hex()) == (TEST_MODEL, info.sha256)
+def test_vectors_cover_coding_3():
+    """Coding 3 whole, cut, tiled (beside coding 0), and its rules, in their own manifest."""
+    decoded = [entry for entry in PRIOR_MANIFEST["vectors"] if entry["outcome"] == "decodes"]
+    assert any(set(entry["codings"]) == {3} and entry["complete"] for entry in decoded)
+    assert any(not entry["complete"] and entry["version"] == "2.1" for entry in decoded)
+    assert {entry["version"] for entry in decoded} == {"2.1", "3.1"}
+    damaged = [entry for entry in PRIOR_MANIFEST["vectors"] if entry.get("error") == "corrupt"]
+    assert any("context prior" in entry["message_contains"] for entry in damaged)
+    assert any(entry.get("decode_only") and entry["good_prefix"] for entry in damaged)
+
+
+@pytest.mark.parametrize(
+    "manifest, model, version", [(MANIFEST, TEST_MODEL, "3.0"), (PRIOR_MANIFEST, PRIOR_MODEL, "3.1")]
+)
+def test_vectors_are_bound_to_the_frozen_test_model(manifest, model, version):
+    info = find_model(model)
+    assert model_hash(info.folder) == info.sha256, f"weights/{model} changed: it must never change"
+    assert manifest["model"] == {"id": model, "sha256": info.sha256}
+    assert manifest["format_version"] == version
+    assert int(manifest["format_version"].split(".")[0]) in container.READ_MAJORS
+    for entry in manifest["vectors"]:
+        if entry["outcome"] == "decodes":
+            header = container.read((VECTORS / entry["file"]).read_bytes()).header
+            assert (header.model_id, header.model_hash.hex()) == (model, info.sha256)
+
+
+def test_the_prior_test_model_is_the_frozen_test_model_with_a_prior():
+    plain, prior = find_model(TEST_MODEL).folder, find_model(PRIOR_MODEL).folder
+    for name in ("encoder.onnx", "decoder.onnx"):
+        assert (plain / name).read_bytes() == (prior / name).read_bytes()
+    assert not (plain / "context_prior.bin").exists() and (prior / "context_prior.bin").is_file()
 
 
 def test_derived_vectors_are_exactly_what_make_vectors_makes_from_the_base_vectors(monkeypatch):
@@ -304,8 +333,9 @@ def test_derived_vectors_are_exactly_what_make_vectors_makes_from_the_base_vecto
     monkeypatch.setitem(sys.modules, spec.name, make_vectors)  # dataclasses look their module up
     spec.loader.exec_module(make_vectors)
     by_file = {entry["file"]: entry for entry in ENTRIES}
-    bases = {name: (VECTORS / name).read_bytes() for name in make_vectors.SOURCES}
-    derived = make_vectors.derive(bases)
+    sources = {**make_vectors.SOURCES, **make_vectors.PRIOR_SOURCES}
+    bases = {name: (VECTORS / name).read_bytes() for name in sources}
+    derived = make_vectors.derive(bases) + make_vectors.derive_prior(bases)
     assert {vector.name for vector in derived} | set(bases) == set(by_file)
     for vector in derived:
         assert (VECTORS / vector.name).read_bytes() == vector.data, vector.name
