@@ -385,10 +385,10 @@ def bitplanes_sha256(bitplanes) -> str:
     return hashlib.sha256(b"".join(np.packbits(b.ravel()).tobytes() for b in bitplanes)).hexdigest()
 
 
-def model_with(threads: int, level, monkeypatch) -> models.LoadedModel:
-    """The test model with sessions of the given thread count and graph optimisation level."""
+def model_with(threads: int, level, monkeypatch, model: str = TEST_MODEL) -> models.LoadedModel:
+    """A test model with sessions of the given thread count and graph optimisation level."""
     monkeypatch.setattr(models, "THREADS", threads)
-    info = models.find_model(TEST_MODEL)
+    info = models.find_model(model)
     loaded = models.LoadedModel(info)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
@@ -422,12 +422,14 @@ class Recorder:
         return self.results[-1]
 
 
-def test_decoded_bits_and_coded_bytes_do_not_depend_on_threads_or_graph_optimisation(coded_file, monkeypatch):
+@pytest.mark.parametrize("model", [TEST_MODEL, "rgc-tiny-test-prior"])  # codings 0 and 1; 0, 1 and 3
+def test_decoded_bits_and_coded_bytes_do_not_depend_on_threads_or_graph_optimisation(model, monkeypatch):
+    coded_file = pillow_rgc.encode(synthetic_photo(256, 192), iterations=3, model=model)
     parsed = container.read(coded_file)
     payloads = [(chunk.coding, chunk.payload) for chunk in parsed.iterations]
     hashes, pixels = set(), []
     for threads, level in SETTINGS:
-        loaded = model_with(threads, level, monkeypatch)
+        loaded = model_with(threads, level, monkeypatch, model)
         monkeypatch.setattr(api, "load_model_for", lambda header, loaded=loaded: loaded)
         monkeypatch.setattr(api, "load_model", lambda model_id, loaded=loaded: loaded)
         recorder = Recorder()
@@ -437,12 +439,15 @@ def test_decoded_bits_and_coded_bytes_do_not_depend_on_threads_or_graph_optimisa
         bitplanes = recorder.results[-1]
         hashes.add(bitplanes_sha256(bitplanes))
         # the same bits code to the same bytes in every setting: the coder runs no network
-        assert [entropy.encode_bitplane(bits, bitplanes[:t]) for t, bits in enumerate(bitplanes)] == payloads
+        recoded = [
+            entropy.encode_bitplane(bits, bitplanes[:t], loaded.prior) for t, bits in enumerate(bitplanes)
+        ]
+        assert recoded == payloads
         # and a file encoded with these sessions decodes to exactly the bits its encoder had
-        data = pillow_rgc.encode(synthetic_photo(256, 192), iterations=3, model=TEST_MODEL)
+        data = pillow_rgc.encode(synthetic_photo(256, 192), iterations=3, model=model)
         written = container.read(data)
         encoded = api.read_bitplanes(written)
-        recoded = [entropy.encode_bitplane(bits, encoded[:t]) for t, bits in enumerate(encoded)]
+        recoded = [entropy.encode_bitplane(bits, encoded[:t], loaded.prior) for t, bits in enumerate(encoded)]
         assert recoded == [(chunk.coding, chunk.payload) for chunk in written.iterations]
     assert len(hashes) == 1
     for other in pixels[1:]:  # the pixels may differ by a rounding step between settings, the bits may not
