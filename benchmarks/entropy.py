@@ -1,4 +1,4 @@
-"""Entropy coding of the bitplanes (ITER coding 1): bytes saved and time spent.
+"""Entropy coding of the bitplanes (ITER codings 1 and 3): bytes saved and time spent.
 
 Usage:
     python benchmarks/entropy.py DIR [--model ID] [--quality 0.95] [--limit N] [--repeat R] [--threads T]
@@ -19,11 +19,15 @@ Printed:
   i.e. what entropy coding adds), and the entropy decoder's throughput in raw
   bits per second;
 - per iteration over all photos: raw bits, coded bytes, coded/raw and how many
-  chunks use coding 1 (the others fell back to raw bits);
-- the totals: coded/raw over every bit, and the time shares.
+  chunks the writer stored with codings 0, 1 and 3; beside it, coded/raw had
+  every chunk been stored with coding 1 alone and (for a model with a context
+  prior) coding 3 alone, each falling back to raw bits where those are smaller;
+- the totals: coded/raw over every bit, the same alternatives, the time shares,
+  and the entropy decoder's throughput for each coding.
 
 "Raw" is the bitplane as coding 0 stores it (one bit per code bit); "coded" is
-the ITER payload actually written (coding 1, or coding 0 where that was smaller).
+the ITER payload actually written (the smallest of codings 0, 1 and, for a
+model with a context prior, 3).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import numpy as np
 from PIL import Image
 
 import pillow_rgc
-from pillow_rgc import container, entropy, models
+from pillow_rgc import api, container, entropy, models, prior_coding
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -49,13 +53,17 @@ class Timed:
         self.name = name
         self.function = getattr(entropy, name)
         self.seconds = 0.0
+        self.by_coding: dict[int, float] = {}  # decode_bitplane: seconds per payload coding
 
     def __call__(self, *args, **kwargs):
         start = time.perf_counter()
         try:
             return self.function(*args, **kwargs)
         finally:
-            self.seconds += time.perf_counter() - start
+            elapsed = time.perf_counter() - start
+            self.seconds += elapsed
+            if self.name == "decode_bitplane":
+                self.by_coding[args[0]] = self.by_coding.get(args[0], 0.0) + elapsed
 
     def __enter__(self):
         setattr(entropy, self.name, self)
@@ -81,8 +89,8 @@ def measure(path: Path, quality: float, model: str | None, repeat: int) -> dict:
         with Timed("decode_bitplane") as timed:
             start = time.perf_counter()
             pillow_rgc.decode(data)
-            decodes.append((time.perf_counter() - start, timed.seconds))
-    decode_total, decode_entropy = min(decodes)
+            decodes.append((time.perf_counter() - start, timed.seconds, timed.by_coding))
+    decode_total, decode_entropy, by_coding = min(decodes, key=lambda run: run[:2])
     return {
         "name": path.name,
         "size": image.size,
@@ -91,7 +99,23 @@ def measure(path: Path, quality: float, model: str | None, repeat: int) -> dict:
         "chunks": [(chunk.coding, len(chunk.payload)) for chunk in parsed.iterations],
         "encode": (encode_total, encode_entropy),
         "decode": (decode_total, decode_entropy),
+        "decode_by_coding": by_coding,
+        "alone": sizes_alone(parsed, model),
     }
+
+
+def sizes_alone(parsed: container.Container, model: str | None) -> list[tuple[int, int | None]]:
+    """Per iteration, the payload bytes of coding 1 alone and of coding 3 alone (None without a prior),
+    each replaced by the raw bytes where those are fewer, as a writer with only that coding would do."""
+    prior = models.load_model(model or models.DEFAULT_MODEL).prior
+    bitplanes = api.read_bitplanes(parsed)
+    sizes = []
+    for t, bits in enumerate(bitplanes):
+        raw = -(-bits.size // 8)
+        context = entropy.encode_bitplane(bits, bitplanes[:t])[1]
+        coded = prior_coding.encode_prior(bits, bitplanes[:t], prior) if prior is not None else None
+        sizes.append((len(context), None if coded is None else min(raw, len(coded))))
+    return sizes
 
 
 def share(part: float, total: float) -> str:
@@ -118,22 +142,41 @@ def report(results: list[dict]) -> None:
     print(" to the rest of it; Mbit/s: raw bits decoded per second of entropy decoding)\n")
 
     most = max(len(r["chunks"]) for r in results)
-    print(f"{'iteration':>9s} {'photos':>6s} {'raw bits':>12s} {'coded bytes':>12s} coded/raw coding 1")
+    print(
+        f"{'iteration':>9s} {'photos':>6s} {'raw bits':>12s} {'coded bytes':>12s} coded/raw"
+        "  codings 0/1/3  coding 1 alone  coding 3 alone"
+    )
     for t in range(most):
-        rows = [(r["raw_bits"], r["chunks"][t]) for r in results if len(r["chunks"]) > t]
-        raw = sum(bits for bits, _ in rows)
-        coded = sum(size for _, (_, size) in rows)
-        context = sum(coding == entropy.CONTEXT for _, (coding, _) in rows)
-        print(f"{t:9d} {len(rows):6d} {raw:12d} {coded:12d} {8 * coded / raw:9.3f} {context:5d}/{len(rows)}")
+        rows = [(r["raw_bits"], r["chunks"][t], r["alone"][t]) for r in results if len(r["chunks"]) > t]
+        raw = sum(bits for bits, _, _ in rows)
+        coded = sum(size for _, (_, size), _ in rows)
+        chosen = "/".join(str(sum(coding == c for _, (coding, _), _ in rows)) for c in entropy.CODINGS)
+        alone = [ratio([size[i] for _, _, size in rows], raw) for i in (0, 1)]
+        print(
+            f"{t:9d} {len(rows):6d} {raw:12d} {coded:12d} {8 * coded / raw:9.3f}  {chosen:>13s}"
+            f"  {alone[0]:>14s}  {alone[1]:>14s}"
+        )
 
     raw = sum(r["raw_bits"] * len(r["chunks"]) for r in results)
     coded = sum(size for r in results for _, size in r["chunks"])
     encode = [sum(r["encode"][i] for r in results) for i in (0, 1)]
     decode = [sum(r["decode"][i] for r in results) for i in (0, 1)]
+    alone = [ratio([size[i] for r in results for size in r["alone"]], raw) for i in (0, 1)]
     print(f"\ntotal: {raw} raw bits -> {coded} coded bytes, coded/raw = {8 * coded / raw:.4f}")
+    print(f"had every chunk used coding 1 alone: {alone[0]}, coding 3 alone: {alone[1]}")
     print(f"entropy encode {encode[1]:.2f} s of {encode[0]:.2f} s encoding: {share(encode[1], encode[0])}")
     print(f"entropy decode {decode[1]:.3f} s of {decode[0]:.2f} s decoding: {share(decode[1], decode[0])}")
     print(f"entropy decode throughput: {raw / decode[1] / 1e6:.1f} million raw bits per second")
+    for coding in entropy.CODINGS:
+        seconds = sum(r["decode_by_coding"].get(coding, 0.0) for r in results)
+        bits = sum(r["raw_bits"] for r in results for chosen, _ in r["chunks"] if chosen == coding)
+        if bits:
+            print(f"  coding {coding}: {bits} raw bits in {seconds:.3f} s, {bits / seconds / 1e6:.1f} Mbit/s")
+
+
+def ratio(sizes: list[int | None], raw_bits: int) -> str:
+    """coded/raw of payload sizes in bytes, or a dash when a coding was not tried."""
+    return "—" if None in sizes else f"{8 * sum(sizes) / raw_bits:.3f}"
 
 
 def main(argv: list[str] | None = None) -> int:

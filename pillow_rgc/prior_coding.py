@@ -28,6 +28,7 @@ import numpy as np
 
 from .rans import (
     BERNOULLI,
+    LOGIT_LIMIT,
     PayloadError,
     check_used_up,
     coded_words,
@@ -103,7 +104,9 @@ class ContextPrior:
         for name, size in _layout(channels):
             groups[name] = self.weights[t, :, start : start + size].astype(np.float64)
             start += size
-        groups["previous"] = groups["previous"].reshape(channels, ALL_CHANNEL_HISTORY, channels)
+        # every channel of the iterations before and the previous one's neighbour sums: one product
+        groups["across"] = np.concatenate([groups.pop("previous"), groups.pop("ring_sums")], axis=1)
+        groups["across"] = groups["across"].astype(np.float32)
         # (c, 3 c'): the lower block row by row; weights of c' >= c do not count (the bits are not known)
         lower = groups["lower"].reshape(channels, channels, 3)
         lower = lower * np.tri(channels, channels, -1)[:, :, None]
@@ -116,7 +119,10 @@ class ContextPrior:
 
 
 def _padded(signs: np.ndarray) -> np.ndarray:
-    return np.pad(signs, [(0, 0)] * (signs.ndim - 2) + [(1, 1), (1, 1)])
+    """``signs`` with a border of zeros one cell wide around each plane."""
+    padded = np.zeros((*signs.shape[:-2], signs.shape[-2] + 2, signs.shape[-1] + 2))
+    padded[..., 1:-1, 1:-1] = signs
+    return padded
 
 
 def _shifted(padded: np.ndarray, dy: int, dx: int) -> np.ndarray:
@@ -130,25 +136,28 @@ def neighbour_sum(padded: np.ndarray, offsets) -> np.ndarray:
 
 
 def signs_of(bits: np.ndarray) -> np.ndarray:
-    return np.where(bits, 1.0, -1.0)
+    return np.asarray(bits, np.float64) * 2.0 - 1.0
 
 
 def history_part(weights: dict[str, np.ndarray], earlier: list[np.ndarray], shape) -> np.ndarray:
     """The part of every cell's z that comes from earlier iterations: (channels, rows, columns)."""
     channels, rows, columns = shape
     z = np.zeros(shape)
-    count = min(len(earlier), SAME_CHANNEL_HISTORY)
-    before = [signs_of(earlier[-k]) for k in range(1, count + 1)]
+    if not earlier:
+        return z
+    before = [signs_of(earlier[-k]) for k in range(1, min(len(earlier), SAME_CHANNEL_HISTORY) + 1)]
     for k, signs in enumerate(before):
         z += weights["history"][:, k, None, None] * signs
-        if k < ALL_CHANNEL_HISTORY:
-            z += (weights["previous"][:, k] @ signs.reshape(channels, -1)).reshape(shape)
-    if before:
-        padded = _padded(before[0])
-        ring = [_shifted(padded, dy, dx) for dy, dx in RING]
-        for j, neighbour in enumerate(ring):
-            z += weights["ring"][:, j, None, None] * neighbour
-        z += (weights["ring_sums"] @ sum(ring).reshape(channels, -1)).reshape(shape)
+    previous = _padded(before[0])
+    ring = [_shifted(previous, dy, dx) for dy, dx in RING]
+    for j, neighbour in enumerate(ring):
+        z += weights["ring"][:, j, None, None] * neighbour
+    across = np.zeros((ALL_CHANNEL_HISTORY + 1, *shape), np.float32)
+    for k, signs in enumerate(before[:ALL_CHANNEL_HISTORY]):
+        across[k] = signs
+    across[-1] = sum(ring)
+    # float32 is exact here (every partial sum is an integer below 2**24) and twice as fast
+    z += np.einsum("ij,jyx->iyx", weights["across"], across.reshape(-1, rows, columns))
     return z
 
 
@@ -161,6 +170,23 @@ def lower_features(signs: np.ndarray) -> np.ndarray:
 def to_logits(z: np.ndarray) -> np.ndarray:
     """Logits in 1/8 nat: (z + 8) >> 4 (integer floor; the table lookup clamps to +-96)."""
     return np.floor_divide(z + (1 << (LOGIT_SHIFT - 1)), 1 << LOGIT_SHIFT).astype(np.int64)
+
+
+_P_OF_INDEX = probabilities(np.arange(-LOGIT_LIMIT, LOGIT_LIMIT + 1))
+
+
+INDEX_SCALE = 1.0 / (1 << LOGIT_SHIFT)
+INDEX_OFFSET = 0.5 + LOGIT_LIMIT
+
+
+def group_probabilities(scaled: np.ndarray) -> np.ndarray:
+    """``probabilities(to_logits(z))`` from ``scaled`` = z * INDEX_SCALE + INDEX_OFFSET, in two steps.
+
+    The decoder's many small groups work on z / 16 + 96.5 instead of z: exact in float64 (z is an
+    integer far below 2**48, so it only gains 4 binary places), and truncated it is L + 96 wherever
+    it is not negative; where it is, L < -96, which the clipped lookup clamps anyway.
+    """
+    return np.take(_P_OF_INDEX, scaled.astype(np.intp).ravel(), mode="clip")
 
 
 def phase_of(rows: int, columns: int) -> np.ndarray:
@@ -188,7 +214,9 @@ def cell_logits(bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior
     weights = prior.weights_for(len(earlier))
     signs = signs_of(bits)
     z = history_part(weights, earlier, shape)
-    z += (weights["lower"] @ lower_features(signs).reshape(3 * channels, -1)).reshape(shape)
+    z += np.einsum(
+        "ij,jyx->iyx", weights["lower"], lower_features(signs).reshape(3 * channels, rows, columns)
+    )
     z += weights["phase"][:, phase_of(rows, columns)]
     cross, diagonal = known_neighbour_sums(signs)
     z += weights["near"][:, 0, None, None] * cross + weights["near"][:, 1, None, None] * diagonal
@@ -218,6 +246,27 @@ def payload_problem(payload: bytes) -> str | None:
     return None
 
 
+def _decoded_before(phase: int, offsets) -> list[tuple[int, int]]:
+    """The neighbour offsets whose cells come in an earlier phase than ``phase``'s cells."""
+    dy, dx = phase >> 1, phase & 1
+    return [(oy, ox) for oy, ox in offsets if ((dy + oy) & 1) * 2 + ((dx + ox) & 1) < phase]
+
+
+def _group_views(rows: int, columns: int) -> list[tuple]:
+    """Per phase: its number, the slices of its cells in a padded plane, and of its decoded 4- and diagonal
+    neighbours (cells of later phases are not decoded yet, so they are left out rather than added as 0)."""
+    groups = []
+    for phase, dy, dx, count_y, count_x in phases(rows, columns):
+        cross, diagonal = (
+            [view(dy, dx, count_y, count_x, oy, ox) for oy, ox in _decoded_before(phase, offsets)]
+            for offsets in (CROSS, DIAGONAL)
+        )
+        groups.append(
+            (phase, (slice(dy, None, 2), slice(dx, None, 2)), view(dy, dx, count_y, count_x), cross, diagonal)
+        )
+    return groups
+
+
 def decode_prior(payload: bytes, shape, earlier: list[np.ndarray], prior: ContextPrior) -> np.ndarray:
     """The bitplane (boolean, True for +1) of a coding-3 payload."""
     channels, rows, columns = shape
@@ -225,24 +274,27 @@ def decode_prior(payload: bytes, shape, earlier: list[np.ndarray], prior: Contex
         raise PayloadError(f"{channels} code channels, but the context prior is for {prior.channels}")
     coder = decoder(coded_words(payload))
     weights = prior.weights_for(len(earlier))
-    z = history_part(weights, earlier, shape).reshape(channels, -1)
-    done = np.zeros((3 * channels, rows * columns))  # lower_features of the channels decoded so far
-    plane = np.zeros((rows + 2, columns + 2))  # the channel being decoded, 0 = not yet
-    signs = np.empty(shape)
-    groups = list(phases(rows, columns))
+    z = history_part(weights, earlier, shape)
+    done = np.zeros((3 * channels, rows, columns))  # lower_features of the channels decoded so far
+    planes = np.zeros((channels, rows + 2, columns + 2))  # padded signs, 0 = not decoded yet
+    groups = _group_views(rows, columns)
+    scaled_phase = (weights["phase"] * INDEX_SCALE + INDEX_OFFSET).tolist()
+    scaled_near = (weights["near"] * INDEX_SCALE).tolist()
     for c in range(channels):
-        zc = (z[c] + weights["lower"][c, : 3 * c] @ done[: 3 * c]).reshape(rows, columns)
-        near_cross, near_diagonal = weights["near"][c]
-        plane[:] = 0
-        for phase, dy, dx, count_y, count_x in groups:
-            part = zc[dy::2, dx::2] + weights["phase"][c, phase]
-            if phase:  # phase 0 has no decoded neighbours
-                cross = sum(plane[view(dy, dx, count_y, count_x, oy, ox)] for oy, ox in CROSS)
-                diagonal = sum(plane[view(dy, dx, count_y, count_x, oy, ox)] for oy, ox in DIAGONAL)
-                part += near_cross * cross + near_diagonal * diagonal
-            bits = coder.decode(BERNOULLI, probabilities(to_logits(part)))
-            plane[view(dy, dx, count_y, count_x)] = (2.0 * bits - 1.0).reshape(count_y, count_x)
-        signs[c] = plane[1:-1, 1:-1]
-        done[3 * c : 3 * c + 3] = lower_features(signs[c : c + 1]).reshape(3, -1)
+        zc = z[c] + np.einsum("j,jyx->yx", weights["lower"][c, : 3 * c], done[: 3 * c])
+        zc *= INDEX_SCALE
+        near_cross, near_diagonal = scaled_near[c]
+        plane = planes[c]
+        for phase, cells, padded_cells, cross, diagonal in groups:
+            scaled = zc[cells] + scaled_phase[c][phase]
+            if cross:
+                scaled += near_cross * sum(plane[at] for at in cross)
+            if diagonal:
+                scaled += near_diagonal * sum(plane[at] for at in diagonal)
+            bits = coder.decode(BERNOULLI, group_probabilities(scaled))
+            plane[padded_cells] = (2.0 * bits - 1.0).reshape(scaled.shape)
+        done[3 * c] = plane[1:-1, 1:-1]
+        done[3 * c + 1] = neighbour_sum(plane, CROSS)
+        done[3 * c + 2] = neighbour_sum(plane, DIAGONAL)
     check_used_up(coder)
-    return signs > 0
+    return planes[:, 1:-1, 1:-1] > 0

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pillow_rgc
-from pillow_rgc import api, container, entropy, models, prior_coding
+from pillow_rgc import api, container, entropy, models, prior_coding, rans
 
 from .conftest import TEST_MODEL, synthetic_photo
 
@@ -297,3 +297,11 @@ def test_fitting_a_prior_on_crops_makes_a_model_that_writes_coding_3(tmp_path):
         assert np.array_equal(
             prior_coding.decode_prior(payload, planes[t].shape, planes[:t], loaded.prior), planes[t]
         )
+
+
+def test_the_decoders_shortcut_to_the_probabilities_is_the_spec_formula():
+    """(z + 8) >> 4, clamped, through P_ONE: also for negative z, ties of the shift and far outside +-96."""
+    z = np.concatenate([np.arange(-3000, 3001), [-(10**7), 10**7, -1537, -1536, -1535, 1535, 1536, 1537]])
+    scaled = z.astype(np.float64) * prior_coding.INDEX_SCALE + prior_coding.INDEX_OFFSET
+    expected = [rans.probabilities(np.array([max(-96, min(96, (v + 8) >> 4))]))[0] for v in z.tolist()]
+    assert np.array_equal(prior_coding.group_probabilities(scaled), expected)
