@@ -16,8 +16,8 @@ at this cell and their neighbour sums, and the same channel's neighbours
 decoded in earlier phases of the 2x2 lattice. It goes through the same
 ``P_ONE`` table and rANS coder as coding 1. Bits are coded channel by channel,
 each in its 4 phases: 4 x channels groups, each decoded in one vectorised
-step. Every product and sum is of integers below 2**53, so doing them in
-float64 (fast matrix products) is exact whatever the BLAS summation order.
+step. Every product and sum is of integers small enough for floating point to
+hold exactly, so numpy's fast float products are exact in any summation order.
 """
 
 from __future__ import annotations

@@ -440,6 +440,34 @@ class _Bits:
         return value
 
 
+class SpecWords:
+    """The coded words of a payload and the rANS state: *Decoding the words*, one bit at a time."""
+
+    def __init__(self, data: bytes):
+        if len(data) % 4:
+            raise SpecPayloadError("coded bytes not a multiple of 4")
+        self.words = list(struct.unpack(f">{len(data) // 4}I", data))
+        if self.words and not self.words[-1]:
+            raise SpecPayloadError("last word 0")
+        words = self.words
+        self.state = 0 if not words else words.pop() if len(words) == 1 else words.pop() << 32 | words.pop()
+
+    def decode(self, logit: int) -> int:
+        """The next bit (-1 or +1), coded with the probability of ``logit`` (clamped to +-96)."""
+        p_zero = (1 << 24) - spec_p_one(max(-96, min(96, logit)))
+        q = self.state % (1 << 24)
+        bit, low, size = (-1, 0, p_zero) if q < p_zero else (1, p_zero, (1 << 24) - p_zero)
+        self.state = size * (self.state >> 24) + q - low
+        if self.state < 1 << 32 and self.words:
+            self.state = self.state << 32 | self.words.pop()
+        return bit
+
+    def end(self) -> None:
+        """After the last bit: the state 0 and no word left, or the payload is corrupt."""
+        if self.state or self.words:
+            raise SpecPayloadError(f"end of stream: state {self.state}, {len(self.words)} words left")
+
+
 def spec_coding1_parameters(payload: bytes, channels: int, first: bool):
     """(T, a, parents as [(plane, weight)], levels, byte offset of the first coded word)."""
     bits = _Bits(payload)
@@ -478,12 +506,7 @@ def spec_coding1_bits(payload: bytes, shape: tuple[int, int, int], previous: np.
     """
     channels, rows, columns = shape
     table, bias, parents, levels, start = spec_coding1_parameters(payload, channels, previous is None)
-    if (len(payload) - start) % 4:
-        raise SpecPayloadError("coded bytes not a multiple of 4")
-    words = list(struct.unpack(f">{(len(payload) - start) // 4}I", payload[start:]))
-    if words and not words[-1]:
-        raise SpecPayloadError("last word 0")
-    state = 0 if not words else words.pop() if len(words) == 1 else words.pop() << 32 | words.pop()
+    words = SpecWords(payload[start:])
     sign = np.zeros(shape, np.int64)  # 0: not decoded yet
     before = None if previous is None else np.where(previous, 1, -1)
 
@@ -509,17 +532,8 @@ def spec_coding1_bits(payload: bytes, shape: tuple[int, int, int], previous: np.
                             logit += weight * int(
                                 sign[plane, y, x] if plane < channels else before[plane - channels, y, x]
                             )
-                        p_zero = (1 << 24) - spec_p_one(max(-96, min(96, logit)))
-                        q = state % (1 << 24)
-                        if q < p_zero:
-                            sign[c, y, x], low, size = -1, 0, p_zero
-                        else:
-                            sign[c, y, x], low, size = 1, p_zero, (1 << 24) - p_zero
-                        state = size * (state >> 24) + q - low
-                        if state < 1 << 32 and words:
-                            state = state << 32 | words.pop()
-    if state or words:
-        raise SpecPayloadError(f"end of stream: state {state}, {len(words)} words left")
+                        sign[c, y, x] = words.decode(logit)
+    words.end()
     return sign > 0
 
 
@@ -549,12 +563,7 @@ def spec_coding3_bits(
     channels, rows, columns = shape
     features = 22 + 7 * channels
     block = min(len(earlier), len(prior) // (channels * features) - 1)
-    if len(payload) % 4:
-        raise SpecPayloadError("payload not a multiple of 4 bytes")
-    words = list(struct.unpack(f">{len(payload) // 4}I", payload))
-    if words and not words[-1]:
-        raise SpecPayloadError("last word 0")
-    state = 0 if not words else words.pop() if len(words) == 1 else words.pop() << 32 | words.pop()
+    words = SpecWords(payload)
     sign = np.zeros(shape, np.int64)  # this iteration; 0: not decoded yet
 
     def phase(y: int, x: int) -> int:
@@ -595,18 +604,10 @@ def spec_coding3_bits(
                         f[j + 7 * channels] = sum(
                             s(0, c, y + dy, x + dx) for dy, dx in offsets if phase(y + dy, x + dx) < phi
                         )
-                    logit = (sum(weight * value for weight, value in zip(q, f)) + 8) >> 4
-                    p_zero = (1 << 24) - spec_p_one(max(-96, min(96, logit)))
-                    r = state % (1 << 24)
-                    if r < p_zero:
-                        sign[c, y, x], low, size = -1, 0, p_zero
-                    else:
-                        sign[c, y, x], low, size = 1, p_zero, (1 << 24) - p_zero
-                    state = size * (state >> 24) + r - low
-                    if state < 1 << 32 and words:
-                        state = state << 32 | words.pop()
-    if state or words:
-        raise SpecPayloadError(f"end of stream: state {state}, {len(words)} words left")
+                    sign[c, y, x] = words.decode(
+                        (sum(weight * value for weight, value in zip(q, f)) + 8) >> 4
+                    )
+    words.end()
     return sign > 0
 
 
@@ -879,13 +880,7 @@ def derive_coding1(base: bytes) -> list[Vector]:
     channels = head.data[11]
     vectors, add = _collector(CODING1_BASE)
 
-    truncated = error("truncated", "open", "truncated")
-    cuts = [
-        (middle(iters[0]), "in-iter0", "inside ITER 0 (coding 1)", truncated),
-        (iters[1].end, "after-iter1", "right after ITER 1 (coding 1)", decodes(2, False)),
-        (middle(iters[2]), "in-iter2", "inside the coded words of ITER 2 (coding 1)", decodes(2, False)),
-    ]
-    add_cuts(add, base, "cut-coding1", "the coding-1 base file", cuts)
+    add_cuts(add, base, "cut-coding1", "the coding-1 base file", coded_file_cuts(iters, 1))
 
     add(
         "corrupt-coding1-version-1.0.rgc",
@@ -894,33 +889,67 @@ def derive_coding1(base: bytes) -> list[Vector]:
         corrupt("ITER", iters[0].offset, "decode", 0),
     )
 
-    def with_payload(payload: bytes) -> bytes:
-        """The base file with ITER 1's payload replaced (CRC recomputed)."""
-        return join(head, iters[0], chunk(b"ITER", iters[1].data[:3] + payload), *iters[2:], iend)
-
     payload = iters[1].data[3:]
     words_at = spec_coding1_parameters(payload, channels, first=False)[-1]
-    add(
-        "corrupt-coding1-iter1-words.rgc",
-        with_payload(payload[:-1]),
-        f"the last byte of ITER 1's payload removed, CRC recomputed: {len(payload) - 1 - words_at} bytes "
-        "of coded words, not a multiple of 4",
-        corrupt("ITER", iters[1].offset, "decode", 1),
-    )
+    damaged = _with_iter1_payload(head, iters, iend)
+    short, extra = word_damage("corrupt-coding1", damaged, payload, words_at, iters[1].offset)
+    add(*short)
     add(
         "corrupt-coding1-iter1-parameters.rgc",
-        with_payload(payload[:2]),
+        damaged(payload[:2]),
         "ITER 1's payload cut to its first 2 bytes, CRC recomputed: it ends inside the parameter block",
         corrupt("ITER", iters[1].offset, "decode", 1),
     )
-    add(
-        "corrupt-coding1-iter1-extra-word.rgc",
+    add(*extra)
+    return vectors
+
+
+def coded_file_cuts(iters: list[Chunk], coding: int) -> list[tuple]:
+    """Cuts of a file whose ITERs use ``coding``: inside ITER 0, right after ITER 1, inside ITER 2's words."""
+    return [
+        (
+            middle(iters[0]),
+            "in-iter0",
+            f"inside ITER 0 (coding {coding})",
+            error("truncated", "open", "truncated"),
+        ),
+        (iters[1].end, "after-iter1", f"right after ITER 1 (coding {coding})", decodes(2, False)),
+        (
+            middle(iters[2]),
+            "in-iter2",
+            f"inside the coded words of ITER 2 (coding {coding})",
+            decodes(2, False),
+        ),
+    ]
+
+
+def _with_iter1_payload(head: Chunk, iters: list[Chunk], iend: Chunk) -> Callable[[bytes], bytes]:
+    """A function giving the base file with ITER 1's payload replaced (CRC recomputed)."""
+
+    def with_payload(payload: bytes) -> bytes:
+        return join(head, iters[0], chunk(b"ITER", iters[1].data[:3] + payload), *iters[2:], iend)
+
+    return with_payload
+
+
+def word_damage(prefix: str, with_payload: Callable, payload: bytes, words_at: int, offset: int) -> tuple:
+    """The arguments of ``add`` for two vectors: ITER 1's coded words (from byte ``words_at`` of its
+    payload) one byte short, and one word too many."""
+    short = (
+        f"{prefix}-iter1-words.rgc",
+        with_payload(payload[:-1]),
+        f"the last byte of ITER 1's payload removed, CRC recomputed: {len(payload) - 1 - words_at} bytes "
+        "of coded words, not a multiple of 4",
+        corrupt("ITER", offset, "decode", 1),
+    )
+    extra = (
+        f"{prefix}-iter1-extra-word.rgc",
         with_payload(payload[:words_at] + struct.pack(">I", 1) + payload[words_at:]),
         "one coded word too many (00 00 00 01, in front of the others) in ITER 1, CRC recomputed: the "
         "payload's layout is valid, but decoding does not end with the words used up and the state 0",
-        corrupt("ITER", iters[1].offset, "decode", 1, decode_only=True),
+        corrupt("ITER", offset, "decode", 1, decode_only=True),
     )
-    return vectors
+    return short, extra
 
 
 def derive_alpha(base: bytes) -> list[Vector]:
@@ -1081,12 +1110,7 @@ def derive_coding3(base: bytes) -> list[Vector]:
     assert all(c.data[2] == 3 for c in iters), "every ITER of the coding-3 base must use coding 3"
     vectors, add = _collector(PRIOR_BASE)
 
-    cuts = [
-        (middle(iters[0]), "in-iter0", "inside ITER 0 (coding 3)", error("truncated", "open", "truncated")),
-        (iters[1].end, "after-iter1", "right after ITER 1 (coding 3)", decodes(2, False)),
-        (middle(iters[2]), "in-iter2", "inside the coded words of ITER 2 (coding 3)", decodes(2, False)),
-    ]
-    add_cuts(add, base, "cut-coding3", "the coding-3 base file", cuts)
+    add_cuts(add, base, "cut-coding3", "the coding-3 base file", coded_file_cuts(iters, 3))
     add(
         "corrupt-coding3-version-2.0.rgc",
         join(with_head(head, minor=0), *iters, iend),
@@ -1094,25 +1118,10 @@ def derive_coding3(base: bytes) -> list[Vector]:
         corrupt("ITER", iters[0].offset, "decode", 0, "coding 3"),
     )
 
-    def with_payload(payload: bytes) -> bytes:
-        """The base file with ITER 1's payload replaced (CRC recomputed)."""
-        return join(head, iters[0], chunk(b"ITER", iters[1].data[:3] + payload), *iters[2:], iend)
-
     payload = iters[1].data[3:]
-    add(
-        "corrupt-coding3-iter1-words.rgc",
-        with_payload(payload[:-1]),
-        f"the last byte of ITER 1's payload removed, CRC recomputed: {len(payload) - 1} bytes of coded "
-        "words, not a multiple of 4",
-        corrupt("ITER", iters[1].offset, "decode", 1),
-    )
-    add(
-        "corrupt-coding3-iter1-extra-word.rgc",
-        with_payload(struct.pack(">I", 1) + payload),
-        "one coded word too many (00 00 00 01, in front of the others) in ITER 1, CRC recomputed: the "
-        "payload's layout is valid, but decoding does not end with the words used up and the state 0",
-        corrupt("ITER", iters[1].offset, "decode", 1, decode_only=True),
-    )
+    damaged = _with_iter1_payload(head, iters, iend)
+    for damage in word_damage("corrupt-coding3", damaged, payload, 0, iters[1].offset):
+        add(*damage)
     plain = find_model(MODEL)
     renamed = chunk(b"HEAD", _head_with_model(head, MODEL.encode(), bytes.fromhex(plain.sha256)))
     without_prior = join(renamed, *iters, iend)
