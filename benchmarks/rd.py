@@ -52,8 +52,7 @@ import numpy as np
 import PIL
 from PIL import Image, features
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bdrate  # noqa: E402  (benchmarks/ is not a package)
+from pillow_rgc import bdrate
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp"}

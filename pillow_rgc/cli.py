@@ -105,6 +105,35 @@ def _models(args: argparse.Namespace) -> None:
             print(f"    {info.description}")
 
 
+def _train(args: argparse.Namespace) -> None:
+    try:
+        from .training import train_command
+    except ImportError as error:
+        raise ValueError(
+            f"rgc train needs PyTorch and onnx ({error.name} is missing): "
+            "pip install torch==2.13.0 'pillow-rgc[train]'"
+        ) from None
+    train_command.run(args)
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from .training import evaluate
+
+    report = evaluate.compare(args.images, args.models)
+    evaluate.print_comparison(report)
+    if args.plot:
+        evaluate.plot_comparison(report, args.plot)
+        print(f"plot: {args.plot}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+
+
+def _svcca(args: argparse.Namespace) -> None:
+    from . import svcca_report
+
+    svcca_report.run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rgc", description="Encode, decode, inspect and cut .rgc images.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -153,7 +182,62 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("models", help="list the installed models")
     p.set_defaults(run=_models)
+
+    p = commands.add_parser(
+        "train", help="train or fine-tune a model on your images (needs the [train] extra)"
+    )
+    _add_train_arguments(p)
+    p.set_defaults(run=_train)
+
+    p = commands.add_parser(
+        "evaluate", help="rate-distortion and BD-rates of models (the first is the reference) and JPEG"
+    )
+    p.add_argument("--images", required=True, help="folder of images no model trained on")
+    p.add_argument("--models", nargs="+", required=True, help="model ids; BD-rates are against the first")
+    p.add_argument("--plot", default=None, help="write the curves to this PNG (needs matplotlib)")
+    p.add_argument("--json", default=None, help="write every number to this JSON file")
+    p.set_defaults(run=_evaluate)
+
+    p = commands.add_parser("analyze", help="look inside models")
+    analyses = p.add_subparsers(dest="analysis", required=True)
+    p = analyses.add_parser("svcca", help="how alike two models' hidden states are, layer by layer (SVCCA)")
+    p.add_argument("model_a")
+    p.add_argument("model_b")
+    p.add_argument("--images", required=True, help="folder of images to run both models on")
+    p.add_argument("--iterations", type=int, default=8)
+    p.add_argument("--crop", type=int, default=256, help="centre crop side, a multiple of 16")
+    p.add_argument("--limit", type=int, default=16, help="use at most this many images")
+    p.add_argument(
+        "--converged", type=float, default=0.9, help="similarity above which a layer counts as unchanged"
+    )
+    p.add_argument("--plot", default=None, help="write the similarity matrices to this PNG")
+    p.set_defaults(run=_svcca)
     return parser
+
+
+def _add_train_arguments(p: argparse.ArgumentParser) -> None:
+    """``rgc train``'s options, without importing torch until the command runs."""
+    p.add_argument("--images", required=True, help="folder of your training images")
+    p.add_argument("--out", required=True, help="id of the new model, e.g. my-scans-1 ([a-z0-9._-])")
+    p.add_argument("--init", default=None, help="installed model id (or weights.pt) to fine-tune")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--hours", type=float, default=None, help="training time (default 1 hour)")
+    budget.add_argument("--steps", type=int, default=None, help="training steps instead of a time")
+    p.add_argument("--freeze", default="", help="layers to keep fixed, e.g. encoder.conv,encoder.rnns.0")
+    p.add_argument("--eval", default=None, help="folder of held-out images to measure the model on")
+    p.add_argument("--val", default=None, help="folder of validation images, logged during training")
+    p.add_argument(
+        "--run-dir", default=None, help="folder for checkpoints and log (default: next to the models)"
+    )
+    p.add_argument("--models-dir", default=None, help="where to write the model (default: user model folder)")
+    p.add_argument("--patch", type=int, default=128)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (1e-4 fine-tuning, 5e-4 new)")
+    p.add_argument("--iterations", type=int, default=12, help="iterations unrolled per step")
+    p.add_argument("--ms-ssim-weight", type=float, default=1.0)
+    p.add_argument("--arch", default=None, help="architecture JSON of a new model (no --init)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--snapshot-every", type=float, default=None, help="CPU seconds between snapshots")
 
 
 def main(argv: list[str] | None = None) -> int:

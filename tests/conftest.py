@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
@@ -9,6 +12,9 @@ from PIL import Image, ImageDraw, ImageFilter
 import pillow_rgc  # noqa: F401  (registers the plugin)
 
 TEST_MODEL = "rgc-tiny-test"
+
+# Models that tests train go to a throw-away folder, never into the user's own model folder.
+os.environ["RGC_USER_MODEL_DIR"] = tempfile.mkdtemp(prefix="rgc-test-models-")
 
 
 def synthetic_photo(width: int = 96, height: int = 80, seed: int = 0) -> Image.Image:

@@ -1,14 +1,8 @@
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location(
-    "bdrate", Path(__file__).resolve().parents[1] / "benchmarks" / "bdrate.py"
-)
-bdrate = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bdrate)
+from pillow_rgc import bdrate
 
 RATE = [0.15, 0.27, 0.36, 0.45, 0.61, 0.74, 0.86, 1.01, 1.21, 1.51, 2.19]
 QUALITY = [7.7, 10.1, 11.7, 12.7, 14.2, 15.3, 16.0, 16.8, 17.9, 19.3, 21.3]

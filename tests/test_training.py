@@ -78,7 +78,7 @@ def test_train_resume_export_and_decode(tmp_path, photos):
         im.load()
         assert im.size == photo.size and im.info["model"] == "smoke-test"
     rows = evaluate.folder_curve(photos, "smoke-test")
-    assert [r["iterations"] for r in rows] == [1, 2] and rows[0]["bpp"] < rows[1]["bpp"]
+    assert [r["setting"] for r in rows] == [1, 2] and rows[0]["bpp"] < rows[1]["bpp"]
 
 
 def test_exported_graphs_match_the_torch_model(tmp_path):

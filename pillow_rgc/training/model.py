@@ -159,13 +159,21 @@ class ResidualCodec(nn.Module):
         return enc, dec
 
     def forward(self, image: torch.Tensor, iterations: int, stochastic: bool = True) -> list[torch.Tensor]:
-        """Reconstructions after each iteration; ``image`` is (N,3,H,W) in [-0.5, 0.5]."""
+        """Reconstructions after each iteration; ``image`` is (N,3,H,W) in [-0.5, 0.5].
+
+        When the encoder's first convolution is frozen (freeze training), the
+        residual it reads is detached: earlier decoder outputs then get no
+        gradient through later iterations' codes, and backward stops at the
+        first trainable layer instead of running through the frozen ones.
+        """
         n, _, h, w = image.shape
         enc_states, dec_states = self.zero_states(n, h, w, image.device)
         reconstruction = torch.zeros_like(image)
         outputs = []
+        detach = not self.encoder.conv.weight.requires_grad
         for _ in range(iterations):
-            code, enc_states = self.encoder(image - reconstruction, enc_states)
+            seen = reconstruction.detach() if detach else reconstruction
+            code, enc_states = self.encoder(image - seen, enc_states)
             bits = binarize(code, stochastic)
             delta, dec_states = self.decoder(bits, dec_states)
             reconstruction = reconstruction + delta

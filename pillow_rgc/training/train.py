@@ -3,21 +3,28 @@
 Usage::
 
     python -m pillow_rgc.training.train --images ../shared/data/train --run runs/rgc \
-        --steps 20000 [--val ../shared/data/val] [--init weights.pt]
+        --steps 20000 [--hours H | --cpu-hours H] [--val ../shared/data/val] [--init weights.pt|MODEL_DIR] \
+        [--freeze encoder,decoder.rnns.0]
 
 Running the same command again resumes from ``RUN/checkpoint.pt`` (weights,
-optimizer and step), so a long training can be spread over many sessions;
-``--steps`` may be raised on resume to train longer. ``RUN/weights.pt`` holds
-the model weights alone (small enough to commit as the resume point of a
-model line), ``RUN/train.log`` the loss and validation history.
+optimizer, step and time trained), so a long training can be spread over many
+sessions; ``--steps`` or ``--hours`` may be raised on resume to train longer.
+With ``--hours`` (wall time) or ``--cpu-hours`` (CPU time of the process: the
+fair budget on a machine shared with other work) the learning-rate schedule
+follows the time trained instead of the steps. ``RUN/weights.pt`` holds the model weights alone (small enough
+to commit as the resume point of a model line), ``RUN/train.log`` the loss,
+wall and CPU seconds and validation history, ``RUN/snapshots/`` the weights
+every ``--snapshot-every`` CPU seconds (to compare runs at equal CPU cost).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -27,6 +34,7 @@ import torch
 from .data import PatchSampler, list_images, load_rgb
 from .losses import codec_loss, ms_ssim
 from .model import Architecture, ResidualCodec
+from .onnx_weights import load_model_weights
 
 
 def learning_rate(step: int, total: int, peak: float, warmup: int = 200) -> float:
@@ -44,7 +52,9 @@ def save_atomically(obj, path: Path) -> None:
 
 
 def load_weights(path: str | Path) -> tuple[Architecture, dict]:
-    """Architecture and state dict of a weights-only file written by :func:`save_weights`."""
+    """Architecture and state dict of a weights-only file (:func:`save_weights`) or of a model folder."""
+    if Path(path).is_dir():
+        return load_model_weights(path)
     blob = torch.load(path, map_location="cpu", weights_only=True)
     return Architecture.from_json(json.loads(blob["architecture"])), blob["model"]
 
@@ -94,6 +104,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--images", required=True, help="folder of training photos")
     p.add_argument("--run", required=True, help="folder for checkpoint, weights and log")
     p.add_argument("--steps", type=int, default=20000)
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--hours", type=float, default=None, help="stop after this much wall time")
+    budget.add_argument("--cpu-hours", type=float, default=None, help="stop after this much CPU time")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--patch", type=int, default=64)
     p.add_argument("--iterations", type=int, default=12, help="iterations unrolled per step")
@@ -102,7 +115,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--ms-ssim-weight", type=float, default=0.0, help="weight of the (1 - MS-SSIM) term beside L1"
     )
     p.add_argument("--arch", default=None, help="architecture as JSON (new runs only)")
-    p.add_argument("--init", default=None, help="weights.pt to start a new run from")
+    p.add_argument("--init", default=None, help="weights.pt or model folder to start a new run from")
+    p.add_argument(
+        "--freeze",
+        default="",
+        help="comma-separated parameter-name prefixes to keep fixed (e.g. encoder,decoder.rnns.0)",
+    )
+    p.add_argument("--snapshot-every", type=float, default=None, help="CPU seconds between weight snapshots")
+    p.add_argument("--progress", action="store_true", help="show a progress line on stderr")
     p.add_argument("--val", default=None, help="folder of validation photos (never trained on)")
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--checkpoint-every", type=int, default=200)
@@ -112,38 +132,113 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def build_model(args: argparse.Namespace, run: Path) -> tuple[ResidualCodec, torch.optim.Optimizer, int]:
+@dataclasses.dataclass
+class Progress:
+    """Where a run is: steps done and time trained, carried across resumes in the checkpoint."""
+
+    step: int = 0
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+
+
+def freeze(model: ResidualCodec, prefixes: list[str]) -> int:
+    """Keep the parameters named by ``prefixes`` fixed; returns how many parameters stay trainable.
+
+    Freezing the encoder's first layers also stops gradients at its input (see
+    :meth:`ResidualCodec.forward`), so backward never runs through them: that,
+    more than the skipped weight gradients, is where freeze training saves CPU time.
+    """
+    names = [name for name, _ in model.named_parameters()]
+    for prefix in prefixes:
+        if not any(name == prefix or name.startswith(prefix + ".") for name in names):
+            raise ValueError(f"--freeze {prefix!r} names no parameter (names look like {names[0]!r})")
+    for name, parameter in model.named_parameters():
+        if any(name == prefix or name.startswith(prefix + ".") for prefix in prefixes):
+            parameter.requires_grad_(False)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def build_model(args: argparse.Namespace, run: Path) -> tuple[ResidualCodec, torch.optim.Optimizer, Progress]:
     """The model and optimizer to continue from: the run's checkpoint, ``--init``, or fresh."""
     checkpoint_path = run / "checkpoint.pt"
+    blob = None
     if checkpoint_path.exists():
         blob = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
         model = ResidualCodec(Architecture.from_json(json.loads(blob["architecture"])))
         model.load_state_dict(blob["model"])
-        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-        optimizer.load_state_dict(blob["optimizer"])
-        return model, optimizer, blob["step"]
-    if args.init:
+    elif args.init:
         arch, state = load_weights(args.init)
         model = ResidualCodec(arch)
         model.load_state_dict(state)
     else:
         arch = Architecture.from_json(json.loads(args.arch)) if args.arch else Architecture()
         model = ResidualCodec(arch)
-    return model, torch.optim.Adam(model.parameters(), lr=args.lr), 0
+    freeze(model, [p for p in args.freeze.split(",") if p])
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
+    if blob is None:
+        return model, optimizer, Progress()
+    optimizer.load_state_dict(blob["optimizer"])
+    return model, optimizer, Progress(blob["step"], blob.get("seconds", 0.0), blob.get("cpu_seconds", 0.0))
+
+
+def show_progress(progress: Progress, loss: float, args: argparse.Namespace) -> None:
+    """One self-overwriting line: steps, loss, time trained and time left."""
+    budget = time_budget(progress, args)
+    if budget:
+        spent, total = budget
+        left = (total - spent) * progress.seconds / max(spent, 1e-9)
+    else:
+        left = (args.steps - progress.step) * progress.seconds / max(1, progress.step)
+    print(
+        f"\rstep {progress.step:6d}  loss {loss:.4f}  trained {_clock(progress.seconds)}  "
+        f"left {_clock(max(0.0, left))} ",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"
+
+
+def time_budget(progress: Progress, args: argparse.Namespace) -> tuple[float, float] | None:
+    """(seconds spent, seconds allowed) of wall time with ``--hours``, CPU time with ``--cpu-hours``."""
+    if args.hours is not None:
+        return progress.seconds, args.hours * 3600
+    if args.cpu_hours is not None:
+        return progress.cpu_seconds, args.cpu_hours * 3600
+    return None
+
+
+def finished(progress: Progress, args: argparse.Namespace) -> bool:
+    budget = time_budget(progress, args)
+    return budget[0] >= budget[1] if budget else progress.step >= args.steps
+
+
+def scheduled_rate(progress: Progress, args: argparse.Namespace) -> float:
+    """The learning rate now: by the time budget if any (warm-up over its first 5 %), else by step."""
+    budget = time_budget(progress, args)
+    if budget:
+        spent, total = int(budget[0]), int(budget[1])
+        return learning_rate(spent, total, args.lr, warmup=max(1, total // 20))
+    return learning_rate(progress.step, args.steps, args.lr)
 
 
 def train(args: argparse.Namespace) -> Path:
-    """Run (or resume) training to ``args.steps``; returns the path of the weights file."""
+    """Run (or resume) training to ``args.steps`` or the time budget; returns the path of the weights file."""
     torch.set_num_threads(args.threads)
     run = Path(args.run)
     run.mkdir(parents=True, exist_ok=True)
-    model, optimizer, step = build_model(args, run)
-    torch.manual_seed(args.seed + step)
-    sampler = PatchSampler(args.images, args.patch, seed=args.seed + step)
+    model, optimizer, progress = build_model(args, run)
+    torch.manual_seed(args.seed + progress.step)
+    sampler = PatchSampler(args.images, args.patch, seed=args.seed + progress.step)
     crops = validation_crops(args.val) if args.val else None
     log = open(run / "train.log", "a", buffering=1)
-    log.write(json.dumps({"event": "start", "step": step, "args": vars(args)}) + "\n")
-    started, losses = time.time(), []
+    log.write(json.dumps({"event": "start", "step": progress.step, "args": vars(args)}) + "\n")
+    losses: list[float] = []
+    next_snapshot = _next_multiple(progress.cpu_seconds, args.snapshot_every)
 
     def checkpoint() -> None:
         save_atomically(
@@ -151,15 +246,16 @@ def train(args: argparse.Namespace) -> Path:
                 "architecture": json.dumps(model.arch.to_json()),
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
-                "step": step,
+                **dataclasses.asdict(progress),
             },
             run / "checkpoint.pt",
         )
-        save_weights(model, step, args.iterations, run / "weights.pt")
+        save_weights(model, progress.step, args.iterations, run / "weights.pt")
 
-    while step < args.steps:
+    while not finished(progress, args):
+        wall, cpu = time.time(), time.process_time()
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, args.steps, args.lr)
+            group["lr"] = scheduled_rate(progress, args)
         batch = sampler.batch(args.batch)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=not args.no_bf16):
             outputs = model(batch, args.iterations)
@@ -168,22 +264,43 @@ def train(args: argparse.Namespace) -> Path:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        step += 1
+        progress.step += 1
         losses.append(loss.item())
-        if step % 50 == 0:
-            elapsed = time.time() - started
-            log.write(
-                json.dumps({"step": step, "loss": float(np.mean(losses)), "seconds": round(elapsed)}) + "\n"
-            )
+        if args.progress:
+            show_progress(progress, losses[-1], args)
+        if progress.step % 50 == 0:
+            log.write(json.dumps({"loss": float(np.mean(losses)), **_rounded(progress)}) + "\n")
             losses = []
-        if step % args.checkpoint_every == 0 or step == args.steps:
+        if progress.step % args.checkpoint_every == 0:
             checkpoint()
-        if crops is not None and step % args.val_every == 0:
+        if next_snapshot is not None and progress.cpu_seconds >= next_snapshot:
+            snapshot = run / "snapshots" / f"cpu-{int(next_snapshot):06d}s.pt"
+            snapshot.parent.mkdir(exist_ok=True)
+            save_weights(model, progress.step, args.iterations, snapshot)
+            log.write(json.dumps({"snapshot": snapshot.name, **_rounded(progress)}) + "\n")
+            next_snapshot += args.snapshot_every
+        if crops is not None and progress.step % args.val_every == 0:
             scores = validation_scores(model, crops, args.iterations)
-            log.write(json.dumps({"step": step, **scores}) + "\n")
+            log.write(json.dumps({"step": progress.step, **scores}) + "\n")
+        progress.seconds += time.time() - wall  # checkpoints and validation included
+        progress.cpu_seconds += time.process_time() - cpu
+    if args.progress:
+        print(file=sys.stderr)
     checkpoint()
     log.close()
     return run / "weights.pt"
+
+
+def _next_multiple(value: float, every: float | None) -> float | None:
+    return None if every is None else (math.floor(value / every) + 1) * every
+
+
+def _rounded(progress: Progress) -> dict:
+    return {
+        "step": progress.step,
+        "seconds": round(progress.seconds),
+        "cpu_seconds": round(progress.cpu_seconds),
+    }
 
 
 def main(argv=None) -> None:

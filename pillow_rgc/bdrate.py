@@ -1,6 +1,6 @@
 """Rate-distortion curve helpers: MS-SSIM in dB, rate at a quality, Bjontegaard delta rate.
 
-Pure functions on sequences of numbers (numpy only); used by benchmarks/rd.py.
+Pure functions on sequences of numbers (numpy only); used by benchmarks/rd.py and ``rgc evaluate``.
 A curve is given as parallel sequences of rate (bits per pixel) and quality
 (MS-SSIM in dB or PSNR in dB), one point per codec setting.
 """
