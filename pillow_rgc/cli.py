@@ -221,7 +221,10 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="id of the new model, e.g. my-scans-1 ([a-z0-9._-])")
     p.add_argument("--init", default=None, help="installed model id (or weights.pt) to fine-tune")
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--hours", type=float, default=None, help="training time (default 1 hour)")
+    budget.add_argument("--hours", type=float, default=None, help="wall time to train (default 1 hour)")
+    budget.add_argument(
+        "--cpu-hours", type=float, default=None, help="CPU time to train instead (fair on a busy machine)"
+    )
     budget.add_argument("--steps", type=int, default=None, help="training steps instead of a time")
     p.add_argument("--freeze", default="", help="layers to keep fixed, e.g. encoder.conv,encoder.rnns.0")
     p.add_argument("--eval", default=None, help="folder of held-out images to measure the model on")

@@ -41,3 +41,13 @@ def synthetic_photo(width: int = 96, height: int = 80, seed: int = 0) -> Image.I
 @pytest.fixture
 def photo() -> Image.Image:
     return synthetic_photo()
+
+
+@pytest.fixture
+def photos(tmp_path):
+    """A folder of three small synthetic photos, for training and evaluation runs."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for seed in range(3):
+        synthetic_photo(48, 40, seed=seed).save(folder / f"p{seed}.png")
+    return folder

@@ -23,15 +23,6 @@ from pillow_rgc.training.model import Architecture, ResidualCodec  # noqa: E402
 from .test_training import TINY, run_training  # noqa: E402
 
 
-@pytest.fixture
-def photos(tmp_path):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for seed in range(3):
-        synthetic_photo(48, 40, seed=seed).save(folder / f"p{seed}.png")
-    return folder
-
-
 def test_weights_read_back_from_exported_graphs_are_the_trained_weights(tmp_path):
     torch.manual_seed(3)
     codec = ResidualCodec(Architecture.from_json(TINY))

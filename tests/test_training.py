@@ -28,15 +28,6 @@ TINY = {
 }
 
 
-@pytest.fixture
-def photos(tmp_path):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for seed in range(3):
-        synthetic_photo(48, 40, seed=seed).save(folder / f"p{seed}.png")
-    return folder
-
-
 def run_training(photos, run, steps):
     args = [
         "--images",

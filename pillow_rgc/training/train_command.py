@@ -46,15 +46,17 @@ def run(args: argparse.Namespace) -> Path:
     models_dir = Path(args.models_dir) if args.models_dir else models.user_model_dir()
     run_dir = Path(args.run_dir) if args.run_dir else models_dir.parent / "runs" / args.out
     init_path, init_id = _starting_weights(args.init)
-    hours = None if args.steps else (args.hours or 1.0)
+    budget = ("--steps", str(args.steps)) if args.steps else ("--hours", str(args.hours or 1.0))
+    if args.cpu_hours:
+        budget = ("--cpu-hours", str(args.cpu_hours))
     train_args = train.parse_args(
         [
             *("--images", args.images, "--run", str(run_dir)),
-            *("--steps", str(args.steps or 10**9), "--patch", str(args.patch), "--batch", str(args.batch)),
+            *budget,
+            *("--patch", str(args.patch), "--batch", str(args.batch)),
             *("--iterations", str(args.iterations), "--ms-ssim-weight", str(args.ms_ssim_weight)),
             *("--lr", str(args.lr or (1e-4 if init_path else 5e-4)), "--threads", str(args.threads)),
             *("--freeze", args.freeze, "--progress"),
-            *(("--hours", str(hours)) if hours else ()),
             *(("--init", init_path) if init_path else ()),
             *(("--arch", args.arch) if args.arch else ()),
             *(("--val", args.val) if args.val else ()),
