@@ -1,4 +1,4 @@
-"""Writes the fuzzer's seed corpus, ``tests/fuzz/seeds/``: small valid ``.rgc`` files of model rgc-tiny-test.
+"""Writes the fuzzer's seed corpus, ``tests/fuzz/seeds/``: small valid ``.rgc`` files of the test models.
 
     python3 tests/fuzz/make_seeds.py [folder]
     python3 tests/fuzz/make_seeds.py --regressions   # the hand-made files of tests/fuzz_regressions
@@ -7,6 +7,8 @@ A file names the model that decodes it (``HEAD.model_id`` and its hash), so
 every seed is written with ``rgc-tiny-test``, whose decoder costs about a
 millisecond per iteration at these sizes. The seeds cover what the readers
 tell apart: modes L, LA, RGB and RGBA; coding 0, coding 1 and both mixed;
+coding 3, whole, cut and in tiles (written with ``rgc-tiny-test-prior``, the same
+graphs with a context prior);
 Exif, ICC and XMP chunks and an unknown ancillary chunk; a version 1.1 HEAD
 with extra bytes; a 1x1 picture; files cut inside and between chunks; tiled
 files (format 3.0), with coding-1 tiles and with a tile that ends early. Each is
@@ -29,6 +31,7 @@ from pillow_rgc import alpha, api, codec, container, entropy, modes
 from pillow_rgc.models import load_model
 
 MODEL = "rgc-tiny-test"
+PRIOR_MODEL = "rgc-tiny-test-prior"
 SEEDS = Path(__file__).resolve().parent / "seeds"
 REGRESSIONS = Path(__file__).resolve().parent.parent / "fuzz_regressions"
 
@@ -171,6 +174,15 @@ def seeds() -> dict[str, bytes]:
     files["cut-rgb-32x24-in-iter2.rgc"] = rgb[: iters[2][0] + 11]
     iters = [(offset, end) for kind, offset, end in chunk_ends(coding1) if kind == b"ITER"]
     files["cut-coding1-48x40-after-iter1.rgc"] = coding1[: iters[1][1] + 5]
+    if hasattr(container, "CODING_PRIOR"):  # format 2.1 / 3.1
+        coding3 = pillow_rgc.encode(picture(128, 96, seed=10), iterations=3, model=PRIOR_MODEL)
+        files["rgb-128x96-coding3-3it.rgc"] = coding3
+        iters = [(offset, end) for kind, offset, end in chunk_ends(coding3) if kind == b"ITER"]
+        files["cut-coding3-128x96-in-iter2.rgc"] = coding3[: iters[2][0] + 15]
+        tiles = picture(96, 64, seed=11)
+        files["tiled-rgb-96x64-coding3-2it.rgc"] = pillow_rgc.encode(
+            tiles, iterations=2, model=PRIOR_MODEL, tile_side=48
+        )
     return files
 
 
@@ -220,7 +232,7 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in seeds().items():
         parsed = container.read(data)  # every seed reads (a cut one with complete=False)
-        assert parsed.header.model_id == MODEL
+        assert parsed.header.model_id in (MODEL, PRIOR_MODEL)
         (folder / name).write_bytes(data)
         print(f"{name}: {len(data)} bytes, {len(parsed.iterations)} iterations, complete={parsed.complete}")
 
