@@ -172,11 +172,9 @@ def to_logits(z: np.ndarray) -> np.ndarray:
     return np.floor_divide(z + (1 << (LOGIT_SHIFT - 1)), 1 << LOGIT_SHIFT).astype(np.int64)
 
 
-_P_OF_INDEX = probabilities(np.arange(-LOGIT_LIMIT, LOGIT_LIMIT + 1))
-
-
 INDEX_SCALE = 1.0 / (1 << LOGIT_SHIFT)
 INDEX_OFFSET = 0.5 + LOGIT_LIMIT
+_P_OF_INDEX = probabilities(np.arange(-LOGIT_LIMIT, LOGIT_LIMIT + 1))
 
 
 def group_probabilities(scaled: np.ndarray) -> np.ndarray:
