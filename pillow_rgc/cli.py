@@ -227,6 +227,13 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     )
     budget.add_argument("--steps", type=int, default=None, help="training steps instead of a time")
     p.add_argument("--freeze", default="", help="layers to keep fixed, e.g. encoder.conv,encoder.rnns.0")
+    p.add_argument(
+        "--context-prior",
+        type=int,
+        default=0,
+        metavar="CROPS",
+        help="fit a context prior (smaller files, ITER coding 3) on this many crops of your images",
+    )
     p.add_argument("--eval", default=None, help="folder of held-out images to measure the model on")
     p.add_argument("--val", default=None, help="folder of validation images, logged during training")
     p.add_argument(

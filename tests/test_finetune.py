@@ -131,12 +131,16 @@ def test_the_learning_rate_follows_the_time_budget():
 
 
 def test_rgc_train_fine_tunes_an_installed_model_into_a_model_files_can_use(tmp_path, photos, capsys):
-    models_dir = tmp_path / "models"
+    models_dir, big = tmp_path / "models", tmp_path / "big"
+    big.mkdir()
+    for seed in range(2):  # the context prior is fitted on crops of at least 256 pixels
+        synthetic_photo(272, 256, seed=seed).save(big / f"{seed}.png")
     code = main(
         [
-            *("train", "--images", str(photos), "--init", TEST_MODEL, "--out", "my-photos-1"),
+            *("train", "--images", str(big), "--init", TEST_MODEL, "--out", "my-photos-1"),
             *("--steps", "2", "--patch", "32", "--batch", "2", "--iterations", "2", "--threads", "1"),
             *("--models-dir", str(models_dir), "--run-dir", str(tmp_path / "run"), "--eval", str(photos)),
+            *("--context-prior", "2"),
         ]
     )
     assert code == 0
@@ -144,6 +148,7 @@ def test_rgc_train_fine_tunes_an_installed_model_into_a_model_files_can_use(tmp_
     card = (folder / "MODEL_CARD.md").read_text()
     assert f"started from | {TEST_MODEL}" in card and "steps | 2 of batch 2" in card
     assert "my-photos-1 |" in card and (folder / "rd.png").stat().st_size > 0
+    assert "context prior | fitted on 2 crops" in card and (folder / "context_prior.bin").is_file()
     report = json.loads((folder / "evaluation.json").read_text())
     assert report["bd_rate"][TEST_MODEL]["vs_first"]["ms_ssim"] == pytest.approx(0.0, abs=1e-9)
     assert set(report["curves"]) == {"JPEG", TEST_MODEL, "my-photos-1"}
@@ -155,6 +160,7 @@ def test_rgc_train_fine_tunes_an_installed_model_into_a_model_files_can_use(tmp_
     with Image.open(out) as im:
         im.load()
         assert im.info["model"] == "my-photos-1" and im.size == photo.size
+    assert {chunk["coding"] for chunk in pillow_rgc.info(out.read_bytes())["chunks"]} <= {0, 1, 3}
 
 
 def test_rgc_train_refuses_an_installed_id_or_a_bad_one(tmp_path, photos, capsys):

@@ -43,6 +43,7 @@ from ..prior_coding import (
     phase_of,
     signs_of,
 )
+from .photos import list_images
 
 REGULARISATION = 1.0
 """L2 weight (per scaled feature) of the logistic regressions: 160 crops saturate the fit with it."""
@@ -54,14 +55,11 @@ LOWER_SCALE = np.array([1.0, 2.0, 2.0])
 """While fitting, the previous iteration's 8-neighbour sums are divided by RING_SUM_SCALE and a lower
 channel's (sign, 4-neighbour sum, diagonal sum) by LOWER_SCALE, so one L2 weight suits every feature."""
 
-PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
-
 
 def training_crops(folder: Path, count: int, side: int, seed: int = 0) -> list[np.ndarray]:
     """``count`` centre crops of at most ``side`` x ``side`` pixels (RGB uint8) of photos picked at random."""
-    photos = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
     crops = []
-    for path in np.random.default_rng(seed).permutation(photos):
+    for path in np.random.default_rng(seed).permutation(list_images(folder)):
         with Image.open(path) as image:
             pixels = np.asarray(image.convert("RGB"))
         height, width = pixels.shape[:2]
@@ -157,6 +155,28 @@ def add_prior(folder: Path, weights: np.ndarray, crops: int, images: Path) -> st
     return card["sha256"]
 
 
+def make_prior(
+    folder: Path, images: Path, crops: int, side: int = 512, iterations: int | None = None, log=print
+) -> str:
+    """Encode ``crops`` crops of ``images`` with the model in ``folder``, fit its prior, add it; the new hash.
+
+    ``iterations`` (default: all the model's) limits the fit; later iterations reuse the last one's weights.
+    """
+    loaded = models.LoadedModel(models.ModelInfo.from_folder(folder))
+    iterations = iterations or loaded.info.iterations
+    started = time.perf_counter()
+    pictures = training_crops(images, crops, side)
+    if not pictures:
+        raise ValueError(f"no image in {images} is at least {side // 2} pixels on its shorter side")
+    bitplanes = [codec.encode_pixels(loaded, picture, iterations) for picture in pictures]
+    encoded = time.perf_counter()
+    log(f"encoded {len(pictures)} crops in {encoded - started:.0f} s")
+    weights = fit_prior(bitplanes, iterations, log=log)
+    sha256 = add_prior(folder, weights, len(pictures), images)
+    log(f"fitted in {time.perf_counter() - encoded:.0f} s; {PRIOR_FILE} written, model sha256 {sha256}")
+    return sha256
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model_dir", type=Path, help="the model folder (graphs and model.json)")
@@ -167,16 +187,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads for encoding the crops")
     args = parser.parse_args(argv)
     models.THREADS = args.threads
-    loaded = models.LoadedModel(models.ModelInfo.from_folder(args.model_dir))
-    iterations = args.iterations or loaded.info.iterations
-    started = time.perf_counter()
-    crops = training_crops(args.images, args.crops, args.side)
-    bitplanes = [codec.encode_pixels(loaded, crop, iterations) for crop in crops]
-    encoded = time.perf_counter()
-    print(f"encoded {len(crops)} crops in {encoded - started:.0f} s", flush=True)
-    weights = fit_prior(bitplanes, iterations, log=lambda line: print(line, flush=True))
-    sha256 = add_prior(args.model_dir, weights, len(crops), args.images)
-    print(f"fitted in {time.perf_counter() - encoded:.0f} s; {PRIOR_FILE} written, model sha256 {sha256}")
+    make_prior(
+        args.model_dir,
+        args.images,
+        args.crops,
+        args.side,
+        args.iterations,
+        log=lambda line: print(line, flush=True),
+    )
 
 
 if __name__ == "__main__":

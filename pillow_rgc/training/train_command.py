@@ -2,7 +2,8 @@
 
 Trains from scratch or fine-tunes an installed model (:mod:`.train`, with
 checkpoints, so running the same command again resumes), exports the ONNX
-graphs into the user's model folder (:func:`pillow_rgc.models.user_model_dir`,
+graphs (and, with ``--context-prior N``, fits the prior that lets files use
+ITER coding 3, about 10 % smaller) into the user's model folder (:func:`pillow_rgc.models.user_model_dir`,
 searched by ``Image.open`` and ``save``) and writes a model card saying what
 data, steps and time made it. ``--eval DIR`` measures it on held-out images
 against the model it started from and against JPEG, into the card.
@@ -20,7 +21,7 @@ from pathlib import Path
 import torch
 
 from .. import models
-from . import evaluate, export, train
+from . import context_prior, evaluate, export, train
 from .model import ResidualCodec
 
 MODEL_ID = re.compile(r"[a-z0-9._-]{1,64}")
@@ -76,6 +77,8 @@ def run(args: argparse.Namespace) -> Path:
         else (f"trained on {args.images}")
     )
     card = export.export_model(codec, folder, args.out, args.iterations, description)
+    if args.context_prior:
+        card["sha256"] = context_prior.make_prior(folder, Path(args.images), args.context_prior)
     report = None
     if args.eval:
         models.add_model_path(models_dir)
@@ -110,6 +113,12 @@ def model_card(
         ),
         ("loss", f"L1 + {args.ms_ssim_weight} x (1 - MS-SSIM) of every iteration"),
         ("frozen layers", args.freeze or "none"),
+        (
+            "context prior",
+            f"fitted on {args.context_prior} crops of the training images (ITER coding 3)"
+            if args.context_prior
+            else "none (bits coded with ITER coding 1)",
+        ),
         ("parameters", f"{card['parameters']:,}"),
         ("SHA-256 of the graphs", f"`{card['sha256']}`"),
     ]
