@@ -37,7 +37,7 @@ from PIL import Image
 
 from . import alpha, codec, container, entropy, metadata, modes
 from .models import DEFAULT_MODEL, ModelError, load_model
-from .quality import ms_ssim, ms_ssim_for_jpeg_quality
+from .quality import MsSsimReference, ms_ssim_for_jpeg_quality
 
 DEFAULT_QUALITY = 75
 CHUNK_OVERHEAD = 4 + 4 + 3 + 4  # length, type, ITER index and coding, CRC
@@ -197,13 +197,14 @@ def _encode_tile(
     ``target`` (None: until ``limit``) or the next payload breaks the budget.
     """
     payloads: list[tuple[int, bytes]] = []
+    scorer = None if target is None else MsSsimReference(reference)  # the source's half of MS-SSIM, once
 
     def keep_going(bitplanes: list[np.ndarray], reconstruction: np.ndarray) -> bool:
         coding, payload = entropy.encode_bitplane(bitplanes[-1], bitplanes[:-1], loaded.prior)
         if not within_budget(payload):
             return False
         payloads.append((coding, payload))
-        return target is None or ms_ssim(reference, modes.output_pixels(reconstruction, mode)) < target
+        return scorer is None or scorer.score(modes.output_pixels(reconstruction, mode)) < target
 
     codec.encode_pixels(loaded, pixels, limit, keep_going)
     return payloads

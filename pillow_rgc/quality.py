@@ -18,6 +18,7 @@ import numpy as np
 __all__ = [
     "JPEG_QUALITY_TO_MS_SSIM",
     "MS_SSIM_WEIGHTS",
+    "MsSsimReference",
     "ms_ssim",
     "ms_ssim_for_jpeg_quality",
     "ms_ssim_scales",
@@ -66,25 +67,43 @@ def _filter_axis(x: np.ndarray, g: np.ndarray, axis: int) -> np.ndarray:
     return out
 
 
-def _ssim_cs(x: np.ndarray, y: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+_SHIFT = 127.5
+
+
+def _filtered_statistics(x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Local mean and mean square of one (C, H, W) float64 image: (2, C, H', W') float32.
+
+    The filtering runs in float32 (as pytorch_msssim does) on values shifted by
+    -127.5: variances do not change, and E[x^2] - E[x]^2 keeps its precision
+    (about 1e-6 on the result); means are restored by the caller.
+    """
+    stack = np.empty((2, *x.shape), dtype=np.float32)
+    np.subtract(x, _SHIFT, out=stack[0])
+    np.multiply(stack[0], stack[0], out=stack[1])
+    return _filter_2d(stack, g)
+
+
+def _filter_2d(stack: np.ndarray, g: np.ndarray) -> np.ndarray:
+    g32 = g.astype(np.float32)
+    return _filter_axis(_filter_axis(stack, g32, axis=2), g32, axis=3)
+
+
+def _ssim_cs(
+    x_stats: np.ndarray, x: np.ndarray, y: np.ndarray, g: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel SSIM and contrast-structure means; ``x``, ``y`` are (C, H, W) float64.
 
+    ``x_stats`` are ``x``'s :func:`_filtered_statistics`, computed once when
+    one reference is scored against many images (the writer's rate control).
     Local statistics come from a separable Gaussian window with 'valid' borders.
-    The filtering runs in float32 (as pytorch_msssim does) on values shifted by
-    -127.5: variances and covariance do not change, and E[x^2] - E[x]^2 keeps
-    its precision (about 1e-6 on the result); means are restored afterwards.
     """
-    shift = 127.5
-    c, h, w = x.shape
-    stack = np.empty((5, c, h, w), dtype=np.float32)
-    np.subtract(x, shift, out=stack[0])
-    np.subtract(y, shift, out=stack[1])
-    np.multiply(stack[0], stack[0], out=stack[2])
-    np.multiply(stack[1], stack[1], out=stack[3])
-    np.multiply(stack[0], stack[1], out=stack[4])
-    g32 = g.astype(np.float32)
-    f = _filter_axis(_filter_axis(stack, g32, axis=2), g32, axis=3)
-    mx, my, mxx, myy, mxy = f
+    stack = np.empty((3, *y.shape), dtype=np.float32)
+    np.subtract(y, _SHIFT, out=stack[0])
+    np.multiply(stack[0], stack[0], out=stack[1])
+    np.subtract(x, _SHIFT, out=stack[2])
+    stack[2] *= stack[0]
+    my, myy, mxy = _filter_2d(stack, g)
+    mx, mxx = x_stats.copy()
     # sigma_x^2 + sigma_y^2 + C2 and 2 sigma_xy + C2, reusing the buffers.
     mxx += myy
     mxx -= mx * mx
@@ -95,8 +114,8 @@ def _ssim_cs(x: np.ndarray, y: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, n
     mxy += _C2
     cs_map = mxy
     cs_map /= mxx
-    mx += shift
-    my += shift
+    mx += _SHIFT
+    my += _SHIFT
     lum = mx * my
     lum *= 2.0
     lum += _C1
@@ -181,38 +200,59 @@ def ms_ssim(a, b) -> float:
       the value is the SSIM luminance term ``(2xy + C1) / (x^2 + y^2 + C1)``
       per channel: 1.0 when equal.
     """
-    x = _as_chw(a)
-    y = _as_chw(b)
-    if x.shape != y.shape:
-        raise ValueError(f"image shapes differ: {np.shape(a)} vs {np.shape(b)}")
-    _, h, w = x.shape
-    if h == 0 or w == 0:
-        raise ValueError("empty image")
-    if np.array_equal(x, y):
-        return 1.0  # exactly, without float32 rounding
-    side = min(h, w)
-    if side < _WIN_SIZE:
-        g = _gaussian(side if side % 2 else side - 1)
-        scales = 1
-    else:
-        g = _gaussian(_WIN_SIZE)
-        scales = ms_ssim_scales(h, w)
-    weights = np.asarray(MS_SSIM_WEIGHTS[:scales])
-    if scales < len(MS_SSIM_WEIGHTS):
-        # The five reference weights sum to 1.0001 and are used as they are.
-        weights = weights / weights.sum()
+    return MsSsimReference(a).score(b)
 
-    factors = []
-    for i in range(scales):
-        ssim_c, cs_c = _ssim_cs(x, y, g)
-        if i < scales - 1:
-            factors.append(np.maximum(cs_c, 0.0))
-            x = _pool2(x)
-            y = _pool2(y)
+
+class MsSsimReference:
+    """One reference image, scored against many others: :func:`ms_ssim` with the reference's work done once.
+
+    The writer's rate control compares the same source with a new
+    reconstruction after every iteration; the reference's pyramid and its
+    local means and mean squares are the same each time (two of the five
+    filtered planes per scale). Scores equal :func:`ms_ssim`'s exactly.
+    """
+
+    def __init__(self, a):
+        x = _as_chw(a)
+        self.shape = np.shape(a)
+        _, h, w = x.shape
+        if h == 0 or w == 0:
+            raise ValueError("empty image")
+        side = min(h, w)
+        if side < _WIN_SIZE:
+            self.window = _gaussian(side if side % 2 else side - 1)
+            scales = 1
         else:
-            factors.append(np.maximum(ssim_c, 0.0))
-    per_channel = np.prod(np.stack(factors) ** weights[:, None], axis=0)
-    return float(min(max(per_channel.mean(), 0.0), 1.0))
+            self.window = _gaussian(_WIN_SIZE)
+            scales = ms_ssim_scales(h, w)
+        weights = np.asarray(MS_SSIM_WEIGHTS[:scales])
+        if scales < len(MS_SSIM_WEIGHTS):
+            # The five reference weights sum to 1.0001 and are used as they are.
+            weights = weights / weights.sum()
+        self.weights = weights
+        self.pyramid = [x]
+        for _ in range(scales - 1):
+            self.pyramid.append(_pool2(self.pyramid[-1]))
+        self.statistics = [_filtered_statistics(level, self.window) for level in self.pyramid]
+
+    def score(self, b) -> float:
+        """MS-SSIM of the reference and ``b`` (same shape), in [0, 1]."""
+        y = _as_chw(b)
+        if y.shape != self.pyramid[0].shape:
+            raise ValueError(f"image shapes differ: {self.shape} vs {np.shape(b)}")
+        if np.array_equal(self.pyramid[0], y):
+            return 1.0  # exactly, without float32 rounding
+        scales = len(self.pyramid)
+        factors = []
+        for i, (x, x_stats) in enumerate(zip(self.pyramid, self.statistics)):
+            ssim_c, cs_c = _ssim_cs(x_stats, x, y, self.window)
+            if i < scales - 1:
+                factors.append(np.maximum(cs_c, 0.0))
+                y = _pool2(y)
+            else:
+                factors.append(np.maximum(ssim_c, 0.0))
+        per_channel = np.prod(np.stack(factors) ** self.weights[:, None], axis=0)
+        return float(min(max(per_channel.mean(), 0.0), 1.0))
 
 
 def psnr(a, b) -> float:

@@ -172,3 +172,17 @@ def test_jpeg_quality_interpolation():
 def test_weights():
     assert len(quality.MS_SSIM_WEIGHTS) == 5
     assert sum(quality.MS_SSIM_WEIGHTS) == pytest.approx(1.0001)
+
+
+def test_a_reference_scored_many_times_gives_ms_ssim_exactly():
+    rng = np.random.default_rng(7)
+    for shape in [(200, 180, 3), (90, 60), (9, 14, 3)]:
+        reference = rng.integers(0, 256, shape).astype(np.uint8)
+        scorer = quality.MsSsimReference(reference)
+        for noise in (0, 3, 40):
+            other = np.clip(reference.astype(int) + rng.integers(-noise, noise + 1, shape), 0, 255).astype(
+                np.uint8
+            )
+            assert scorer.score(other) == quality.ms_ssim(reference, other)
+        with pytest.raises(ValueError, match="shapes differ"):
+            scorer.score(reference[1:])
