@@ -46,7 +46,8 @@ of a decode goes:
   +-1 floats, adding the increment), ``codec.to_pixels`` (float to 8-bit:
   crop, round, clip, transpose), and the remainder (Pillow and glue);
 - the same for encoding (encoder and decoder graphs, entropy coding, the
-  MS-SSIM of rate control, ``to_pixels``, writing the container);
+  MS-SSIM of rate control: the source's half once, then a score per
+  iteration; ``to_pixels``, writing the container);
 - the top functions of one decode of the first photo by cProfile's own time;
 - onnxruntime's own profiler (``SessionOptions.enable_profiling``) on one
   decode of the first photo (after one warm-up decode on the same session):
@@ -85,7 +86,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import rd  # noqa: E402  (benchmarks/ is not a package)
 
 import pillow_rgc  # noqa: E402
-from pillow_rgc import api, codec, container, entropy, models  # noqa: E402
+from pillow_rgc import api, codec, container, entropy, models, quality  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PHOTOS = REPO.parent / "shared" / "data" / "val"
@@ -105,7 +106,8 @@ DECODE_PHASES = {
 }
 ENCODE_PHASES = {
     "entropy coding": (entropy, "encode_bitplane"),
-    "MS-SSIM (rate control)": (api, "ms_ssim"),
+    "MS-SSIM (rate control)": (quality.MsSsimReference, "score"),
+    "MS-SSIM of the source (once)": (quality.MsSsimReference, "__init__"),
     "to_pixels": (codec, "to_pixels"),
     "container.write": (container, "write"),
 }
