@@ -57,27 +57,18 @@ def test_freeze_hint_adds_the_convolutions_of_the_frozen_ends():
     assert freeze_hint(similarity, 0.99) == []
 
 
-@pytest.fixture
-def images(tmp_path):
-    folder = tmp_path / "images"
-    folder.mkdir()
-    for seed in range(3):
-        synthetic_photo(80, 72, seed=seed).save(folder / f"{seed}.png")
-    return folder
-
-
-def test_rgc_analyze_svcca_of_a_model_with_itself(images, capsys):
-    args = ["analyze", "svcca", TEST_MODEL, TEST_MODEL, "--images", str(images), "--iterations", "2"]
-    assert main([*args, "--crop", "64"]) == 0
+def test_rgc_analyze_svcca_of_a_model_with_itself(photos, capsys):
+    args = ["analyze", "svcca", TEST_MODEL, TEST_MODEL, "--images", str(photos), "--iterations", "2"]
+    assert main([*args, "--crop", "32"]) == 0
     out = capsys.readouterr().out
     assert "decoder.rnns.3        1.000  unchanged" in out and "--freeze encoder.conv," in out
-    assert main([*args, "--crop", "60"]) == 1
+    assert main([*args, "--crop", "40"]) == 1
     assert "multiple of 16" in capsys.readouterr().err
 
 
-def test_rgc_analyze_svcca_plots_the_similarity_matrices(images, tmp_path):
+def test_rgc_analyze_svcca_plots_the_similarity_matrices(photos, tmp_path):
     pytest.importorskip("matplotlib")
     plot = tmp_path / "svcca.png"
-    args = ["analyze", "svcca", TEST_MODEL, TEST_MODEL, "--images", str(images), "--crop", "64"]
+    args = ["analyze", "svcca", TEST_MODEL, TEST_MODEL, "--images", str(photos), "--crop", "32"]
     assert main([*args, "--iterations", "2", "--plot", str(plot)]) == 0
     assert plot.stat().st_size > 0

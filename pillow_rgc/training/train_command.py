@@ -23,6 +23,7 @@ import torch
 from .. import models
 from . import context_prior, evaluate, export, train
 from .model import ResidualCodec
+from .photos import list_images
 
 MODEL_ID = re.compile(r"[a-z0-9._-]{1,64}")
 
@@ -71,11 +72,8 @@ def run(args: argparse.Namespace) -> Path:
     codec = ResidualCodec(arch)
     codec.load_state_dict(model_state)
     folder = models_dir / args.out
-    description = (
-        f"fine-tuned from {init_id or init_path} on {args.images}"
-        if init_path
-        else (f"trained on {args.images}")
-    )
+    start = init_id or init_path
+    description = f"fine-tuned from {start} on {args.images}" if start else f"trained on {args.images}"
     card = export.export_model(codec, folder, args.out, args.iterations, description)
     if args.context_prior:
         card["sha256"] = context_prior.make_prior(folder, Path(args.images), args.context_prior)
@@ -86,7 +84,7 @@ def run(args: argparse.Namespace) -> Path:
         evaluate.print_comparison(report)
         evaluate.plot_comparison(report, folder / "rd.png")
         (folder / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
-    (folder / "MODEL_CARD.md").write_text(model_card(card, args, state, init_id or init_path, report))
+    (folder / "MODEL_CARD.md").write_text(model_card(card, args, state, start, report))
     print(f"model {args.out} written to {folder} in {time.time() - started:.0f} s", file=sys.stderr)
     print(
         f"use it with Image.save(..., model={args.out!r}) or rgc encode --model {args.out}", file=sys.stderr
@@ -98,10 +96,10 @@ def model_card(
     card: dict, args: argparse.Namespace, state: dict, start: str | None, report: dict | None
 ) -> str:
     """What made the model, in the form of the released models' cards."""
-    images = len(list(Path(args.images).iterdir()))
+    images = len(list_images(args.images))
     rows = [
         ("started from", start or "random weights (a new model)"),
-        ("training data", f"{images} files in `{args.images}`"),
+        ("training data", f"{images} images in `{args.images}`"),
         (
             "steps",
             f"{state['step']:,} of batch {args.batch}, {args.patch}x{args.patch} patches, "
