@@ -53,12 +53,13 @@ import PIL
 from PIL import Image, features
 
 from pillow_rgc import bdrate
+from pillow_rgc.training.evaluate import JPEG_QUALITIES
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp"}
 TENS = tuple(range(20, 100, 10))
 SETTINGS = {
-    "jpeg": (5, 10, 15, *TENS),
+    "jpeg": JPEG_QUALITIES,  # the settings `rgc evaluate` uses too
     "webp": (0, 2, 5, 10, *TENS),
     "avif": (0, 5, 10, *TENS),
     "jxl": (1, 5, 10, *TENS),

@@ -7,22 +7,14 @@ import argparse
 import numpy as np
 
 from . import models, svcca
-from .training.photos import list_images, load_rgb
+from .training import photos
 
 
 def centre_crops(folder: str, side: int, limit: int) -> list[np.ndarray]:
     """Centre ``side`` x ``side`` crops of the first ``limit`` images that are big enough."""
     if side <= 0 or side % 16:
         raise ValueError(f"--crop {side}: use a positive multiple of 16")
-    crops = []
-    for path in list_images(folder):
-        pixels = load_rgb(path)
-        height, width = pixels.shape[:2]
-        if min(height, width) >= side:
-            top, left = (height - side) // 2, (width - side) // 2
-            crops.append(pixels[top : top + side, left : left + side])
-        if len(crops) == limit:
-            break
+    crops = photos.centre_crops(folder, side, limit)
     if len(crops) < 2:
         raise ValueError(f"need at least 2 images of {side}x{side} pixels or more in {folder}")
     return crops
@@ -33,7 +25,8 @@ def freeze_hint(similarity: dict[str, float], converged: float) -> list[str]:
     frozen = [name for name, value in similarity.items() if value >= converged]
     if "encoder.rnns.0" in frozen:
         frozen.insert(0, "encoder.conv")
-    if f"decoder.rnns.{len([n for n in similarity if n.startswith('decoder')]) - 1}" in frozen:
+    decoder_layers = [name for name in similarity if name.startswith("decoder.")]
+    if decoder_layers and decoder_layers[-1] in frozen:
         frozen.append("decoder.output")
     if "decoder.rnns.0" in frozen:
         frozen.insert(frozen.index("decoder.rnns.0"), "decoder.conv")

@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from .. import codec, models
 from ..prior_coding import (
@@ -43,7 +42,7 @@ from ..prior_coding import (
     phase_of,
     signs_of,
 )
-from .photos import list_images
+from .photos import centre_crop, list_images, load_rgb
 
 REGULARISATION = 1.0
 """L2 weight (per scaled feature) of the logistic regressions: 160 crops saturate the fit with it."""
@@ -60,13 +59,10 @@ def training_crops(folder: Path, count: int, side: int, seed: int = 0) -> list[n
     """``count`` centre crops of at most ``side`` x ``side`` pixels (RGB uint8) of photos picked at random."""
     crops = []
     for path in np.random.default_rng(seed).permutation(list_images(folder)):
-        with Image.open(path) as image:
-            pixels = np.asarray(image.convert("RGB"))
-        height, width = pixels.shape[:2]
-        if min(height, width) < side // 2:  # thumbnails and strips: too little of a photo
+        pixels = load_rgb(path)
+        if min(pixels.shape[:2]) < side // 2:  # thumbnails and strips: too little of a photo
             continue
-        top, left = (height - min(height, side)) // 2, (width - min(width, side)) // 2
-        crops.append(pixels[top : top + side, left : left + side])
+        crops.append(centre_crop(pixels, side))
         if len(crops) == count:
             break
     return crops

@@ -26,67 +26,63 @@ import numpy as np
 from PIL import Image
 
 from .. import api, bdrate, codec, container, models, modes
-from ..quality import ms_ssim, psnr
+from ..quality import MsSsimReference, psnr
 from .photos import list_images
 
 JPEG_QUALITIES = (5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90)
-"""The JPEG settings of ``benchmarks/rd.py`` (Pillow, optimize=True, 4:2:0)."""
+"""JPEG's settings here and in ``benchmarks/rd.py`` (Pillow, optimize=True, 4:2:0)."""
 
 
 @dataclasses.dataclass
-class IterationPoint:
-    """One photo cut after ``iterations`` iterations."""
+class CurvePoint:
+    """One photo at one ``setting``: the iterations kept of an rgc file, or JPEG's quality."""
 
-    iterations: int
+    setting: int
     bytes: int
     bpp: float
     ms_ssim: float
     psnr: float
 
 
-def photo_curve(image: Image.Image, model_id: str) -> list[IterationPoint]:
+def _point(setting: int, size: int, scorer: MsSsimReference, reference: np.ndarray, pixels: np.ndarray):
+    height, width = reference.shape[:2]
+    return CurvePoint(
+        setting, size, 8 * size / (width * height), scorer.score(pixels), psnr(reference, pixels)
+    )
+
+
+def photo_curve(image: Image.Image, model_id: str) -> list[CurvePoint]:
     """Every iteration's file size and quality for one photo, from a single encode and decode."""
     data = api.encode(image, quality=1.0, model=model_id)
     parsed = container.read(data)
     header = parsed.header
     reference = np.asarray(image.convert(header.mode))
+    scorer = MsSsimReference(reference)  # the photo's half of MS-SSIM, once for every iteration
     model = api.load_model_for(header)
-    points = []
     decoded = codec.decode_iterations(model, api.read_bitplanes(parsed), header.height, header.width)
-    for k, pixels in enumerate(decoded, start=1):
-        pixels = modes.output_pixels(pixels, header.mode)
-        size = len(api.truncate(data, iterations=k))
-        points.append(
-            IterationPoint(
-                k,
-                size,
-                8 * size / (image.width * image.height),
-                ms_ssim(reference, pixels),
-                psnr(reference, pixels),
-            )
+    return [
+        _point(
+            k,
+            len(api.truncate(data, iterations=k)),
+            scorer,
+            reference,
+            modes.output_pixels(pixels, header.mode),
         )
-    return points
+        for k, pixels in enumerate(decoded, start=1)
+    ]
 
 
-def jpeg_points(image: Image.Image) -> list[IterationPoint]:
+def jpeg_points(image: Image.Image) -> list[CurvePoint]:
     """JPEG's size and quality for one photo at each of ``JPEG_QUALITIES`` (the setting is the quality)."""
     reference = np.asarray(image)
+    scorer = MsSsimReference(reference)
     points = []
     for quality in JPEG_QUALITIES:
         buffer = io.BytesIO()
         image.save(buffer, "JPEG", quality=quality, optimize=True)
         with Image.open(buffer) as decoded:
             pixels = np.asarray(decoded.convert("RGB"))
-        size = buffer.tell()
-        points.append(
-            IterationPoint(
-                quality,
-                size,
-                8 * size / (image.width * image.height),
-                ms_ssim(reference, pixels),
-                psnr(reference, pixels),
-            )
-        )
+        points.append(_point(quality, buffer.tell(), scorer, reference, pixels))
     return points
 
 
@@ -98,14 +94,14 @@ def _photos(folder: str | Path) -> list[Image.Image]:
     return images
 
 
-def mean_curve(curves: list[list[IterationPoint]]) -> list[dict]:
+def mean_curve(curves: list[list[CurvePoint]]) -> list[dict]:
     """Mean bpp, MS-SSIM and PSNR over photos, per setting the photos share."""
     rows = []
     for k in range(min(len(c) for c in curves)):
         points = [c[k] for c in curves]
         rows.append(
             {
-                "setting": points[0].iterations,
+                "setting": points[0].setting,
                 "bpp": float(np.mean([p.bpp for p in points])),
                 "ms_ssim": float(np.mean([p.ms_ssim for p in points])),
                 "psnr": float(np.mean([p.psnr for p in points])),

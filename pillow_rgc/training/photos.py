@@ -21,3 +21,22 @@ def list_images(folder: str | Path) -> list[Path]:
 def load_rgb(path: str | Path) -> np.ndarray:
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))
+
+
+def centre_crop(pixels: np.ndarray, side: int) -> np.ndarray:
+    """The centred ``side`` x ``side`` part of an (H, W, ...) picture (all of a shorter side)."""
+    height, width = pixels.shape[:2]
+    top, left = (height - min(height, side)) // 2, (width - min(width, side)) // 2
+    return pixels[top : top + side, left : left + side]
+
+
+def centre_crops(folder: str | Path, side: int, limit: int | None = None) -> list[np.ndarray]:
+    """RGB ``side`` x ``side`` centre crops of the first ``limit`` images of ``folder`` big enough for one."""
+    crops = []
+    for path in list_images(folder):
+        pixels = load_rgb(path)
+        if min(pixels.shape[:2]) >= side:
+            crops.append(centre_crop(pixels, side))
+        if len(crops) == limit:
+            break
+    return crops

@@ -11,9 +11,9 @@ optimizer, step and time trained), so a long training can be spread over many
 sessions; ``--steps`` or ``--hours`` may be raised on resume to train longer.
 With ``--hours`` (wall time) or ``--cpu-hours`` (CPU time of the process: the
 fair budget on a machine shared with other work) the learning-rate schedule
-follows the time trained instead of the steps. ``RUN/weights.pt`` holds the model weights alone (small enough
-to commit as the resume point of a model line), ``RUN/train.log`` the loss,
-wall and CPU seconds and validation history, ``RUN/snapshots/`` the weights
+follows the time trained instead of the steps. ``RUN/weights.pt`` holds the
+model weights alone (small enough to commit as the resume point of a model
+line), ``RUN/train.log`` the loss, wall and CPU seconds and validation history, ``RUN/snapshots/`` the weights
 every ``--snapshot-every`` CPU seconds (to compare runs at equal CPU cost).
 """
 
@@ -31,10 +31,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import PatchSampler, list_images, load_rgb
+from .data import PatchSampler
 from .losses import codec_loss, ms_ssim
 from .model import Architecture, ResidualCodec
 from .onnx_weights import load_model_weights
+from .photos import centre_crops
 
 
 def learning_rate(step: int, total: int, peak: float, warmup: int = 200) -> float:
@@ -87,15 +88,7 @@ def validation_scores(model: ResidualCodec, crops: torch.Tensor, iterations: int
 
 
 def validation_crops(folder: str, size: int = 256) -> torch.Tensor:
-    crops = []
-    for path in list_images(folder):
-        photo = load_rgb(path)
-        h, w = photo.shape[:2]
-        if min(h, w) < size:
-            continue
-        y, x = (h - size) // 2, (w - size) // 2
-        crops.append(photo[y : y + size, x : x + size])
-    array = np.stack(crops).astype(np.float32) / 255.0 - 0.5
+    array = np.stack(centre_crops(folder, size)).astype(np.float32) / 255.0 - 0.5
     return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
 
 
@@ -141,21 +134,21 @@ class Progress:
     cpu_seconds: float = 0.0
 
 
-def freeze(model: ResidualCodec, prefixes: list[str]) -> int:
-    """Keep the parameters named by ``prefixes`` fixed; returns how many parameters stay trainable.
+def freeze(model: ResidualCodec, prefixes: list[str]) -> None:
+    """Keep the parameters named by ``prefixes`` fixed.
 
     Freezing the encoder's first layers also stops gradients at its input (see
     :meth:`ResidualCodec.forward`), so backward never runs through them: that,
     more than the skipped weight gradients, is where freeze training saves CPU time.
     """
-    names = [name for name, _ in model.named_parameters()]
+    parameters = dict(model.named_parameters())
     for prefix in prefixes:
-        if not any(name == prefix or name.startswith(prefix + ".") for name in names):
-            raise ValueError(f"--freeze {prefix!r} names no parameter (names look like {names[0]!r})")
-    for name, parameter in model.named_parameters():
-        if any(name == prefix or name.startswith(prefix + ".") for prefix in prefixes):
-            parameter.requires_grad_(False)
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+        named = [name for name in parameters if name == prefix or name.startswith(prefix + ".")]
+        if not named:
+            example = next(iter(parameters))
+            raise ValueError(f"--freeze {prefix!r} names no parameter (names look like {example!r})")
+        for name in named:
+            parameters[name].requires_grad_(False)
 
 
 def build_model(args: argparse.Namespace, run: Path) -> tuple[ResidualCodec, torch.optim.Optimizer, Progress]:
