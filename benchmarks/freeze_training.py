@@ -28,7 +28,6 @@ import torch
 
 from pillow_rgc import models
 from pillow_rgc.training import evaluate, export, train
-from pillow_rgc.training.model import ResidualCodec
 
 
 def run_summary(run: Path) -> dict:
@@ -55,11 +54,10 @@ def points_to_measure(run: Path, every: float) -> list[tuple[float, Path]]:
 
 
 def measure(weights: Path, images: str, start_curve: list[dict], models_dir: Path, name: str) -> dict:
-    arch, state = train.load_weights(weights)
-    codec = ResidualCodec(arch)
-    codec.load_state_dict(state)
     steps = torch.load(weights, map_location="cpu", weights_only=True)["step"]
-    export.export_model(codec, models_dir / name, name, 12, "freeze-training benchmark point")
+    export.export_model(
+        train.load_codec(weights), models_dir / name, name, 12, "freeze-training benchmark point"
+    )
     curve = evaluate.folder_curve(images, name)
     return {"steps": steps, "bd_rate": evaluate.bd_rates(curve, start_curve), "curve": curve}
 

@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from ..models import MODEL_FILE, model_hash
 from .model import Architecture, ConvGRUCell, ResidualCodec, binarize
-from .train import load_weights
+from .train import load_codec
 
 OPSET = 17
 
@@ -206,9 +206,7 @@ def main(argv=None) -> None:
     )
     p.add_argument("--description", default="")
     args = p.parse_args(argv)
-    arch, state = load_weights(args.weights)
-    codec = ResidualCodec(arch)
-    codec.load_state_dict(state)
+    codec = load_codec(args.weights)
     trained = torch.load(args.weights, map_location="cpu", weights_only=True)["iterations"]
     card = export_model(codec, Path(args.out), args.id, args.iterations or trained, args.description)
     print(json.dumps(card, indent=2))

@@ -60,6 +60,14 @@ def load_weights(path: str | Path) -> tuple[Architecture, dict]:
     return Architecture.from_json(json.loads(blob["architecture"])), blob["model"]
 
 
+def load_codec(path: str | Path) -> ResidualCodec:
+    """The network of a weights-only file or of a model folder, with its weights loaded."""
+    arch, state = load_weights(path)
+    codec = ResidualCodec(arch)
+    codec.load_state_dict(state)
+    return codec
+
+
 def save_weights(model: ResidualCodec, step: int, iterations: int, path: Path) -> None:
     save_atomically(
         {

@@ -22,7 +22,6 @@ import torch
 
 from .. import models
 from . import context_prior, evaluate, export, train
-from .model import ResidualCodec
 from .photos import list_images
 
 MODEL_ID = re.compile(r"[a-z0-9._-]{1,64}")
@@ -68,13 +67,10 @@ def run(args: argparse.Namespace) -> Path:
     started = time.time()
     weights = train.train(train_args)
     state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
-    arch, model_state = train.load_weights(weights)
-    codec = ResidualCodec(arch)
-    codec.load_state_dict(model_state)
     folder = models_dir / args.out
     start = init_id or init_path
     description = f"fine-tuned from {start} on {args.images}" if start else f"trained on {args.images}"
-    card = export.export_model(codec, folder, args.out, args.iterations, description)
+    card = export.export_model(train.load_codec(weights), folder, args.out, args.iterations, description)
     if args.context_prior:
         card["sha256"] = context_prior.make_prior(folder, Path(args.images), args.context_prior)
     report = None
