@@ -80,15 +80,12 @@ CODING_VERSION = {
     CODING_TILED: TILED_VERSION,
     CODING_PRIOR: (2, 1),
 }
-"""The first format version of each ITER coding.  2.0 adds coding 1 (context-coded
-bits, ``entropy.py``), which a 1.x reader refuses as an unsupported coding, so a
-file with a coding-1 chunk is written as 2.0; a file whose chunks are all coding 0
-(and without alpha) stays 1.0."""
-
-PRIOR_MINOR = 1
-"""Coding 3 (prior-coded bits, ``prior_coding.py``) is minor version 1 of majors 2 and 3:
-a file using it, in a chunk or a tile entry, is 2.1, or 3.1 when tiled.  A 2.0 or 3.0
-reader refuses such a chunk as an unsupported coding, as the spec's minor versions allow."""
+"""The major and the minor version each ITER coding needs at least.  2.0 adds coding 1
+(context-coded bits, ``entropy.py``), which a 1.x reader refuses as an unsupported
+coding, so a file with a coding-1 chunk is written as 2.0; a file whose chunks are all
+coding 0 (and without alpha) stays 1.0.  Coding 3 (prior-coded bits, ``prior_coding.py``)
+is minor version 1 of majors 2 and 3: a file using it, in a chunk or a tile entry, is
+2.1, or 3.1 when tiled.  The needs combine part by part: the highest major, the highest minor."""
 
 MAX_DIMENSION = 1 << 24
 """Largest width or height; keeps the code shape and payload sizes of a forged
@@ -325,8 +322,8 @@ def version_for(mode: str, codings=()) -> tuple[int, int]:
     coding 3 needs minor version 1 (2.1, or 3.1 with tiles); anything else is 1.0.
     """
     base = ALPHA_VERSION if mode in ALPHA_MODES else FORMAT_VERSION
-    major, minor = max([base, *(CODING_VERSION[coding] for coding in codings)])
-    return (major, PRIOR_MINOR) if CODING_PRIOR in codings else (major, minor)
+    needs = [base, *(CODING_VERSION[coding] for coding in codings)]
+    return max(major for major, _ in needs), max(minor for _, minor in needs)
 
 
 def _coding_problem(version: tuple[int, int], coding: int) -> str | None:
@@ -334,7 +331,7 @@ def _coding_problem(version: tuple[int, int], coding: int) -> str | None:
     if coding not in CODING_VERSION:
         return f"unsupported coding {coding}"
     need = CODING_VERSION[coding]
-    if version < need or (coding == CODING_PRIOR and version[1] < PRIOR_MINOR):
+    if version[0] < need[0] or version[1] < need[1]:
         return f"coding {coding} in a version {version[0]}.{version[1]} file (needs {need[0]}.{need[1]})"
     return None
 
