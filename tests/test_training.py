@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
 from pillow_rgc.training import evaluate, export, train  # noqa: E402
-from pillow_rgc.training.model import Architecture, ResidualCodec  # noqa: E402
+from pillow_rgc.training.model import Architecture, ResidualCodec, binarize  # noqa: E402
 
 TINY = {
     "code_channels": 4,
@@ -78,7 +78,7 @@ def test_exported_graphs_match_the_torch_model(tmp_path):
     export.export_model(codec, tmp_path / "m", "m", 2, "")
     pillow_rgc.add_model_path(tmp_path)
     image = torch.rand(1, 3, 48, 64) - 0.5
-    expected = codec(image, 2, stochastic=False)[-1].detach().numpy()
+    expected = codec(image, 2, binarizer="sign")[-1].detach().numpy()
     pixels = np.rint((image[0].permute(1, 2, 0).numpy() + 0.5) * 255).astype(np.uint8)
     from pillow_rgc import codec as runtime
     from pillow_rgc.models import load_model
@@ -88,6 +88,51 @@ def test_exported_graphs_match_the_torch_model(tmp_path):
     decoded = runtime.decode_pixels(model, bitplanes, 48, 64).astype(np.float32) / 255 - 0.5
     # The input was rounded to 8 bits, so allow a few levels of difference.
     assert np.abs(decoded - np.clip(expected[0].transpose(1, 2, 0), -0.5, 0.5)).mean() < 0.02
+
+
+def test_straight_through_binarizer_gives_the_encode_bits_and_the_identity_gradient():
+    code = torch.tensor([-0.9, -0.2, 0.0, 0.1, 0.7], requires_grad=True)
+    bits = binarize(code, "straight-through")
+    assert bits.tolist() == binarize(code.detach(), "sign").tolist() == [-1.0, -1.0, 1.0, 1.0, 1.0]
+    (bits * torch.arange(5.0)).sum().backward()
+    assert code.grad.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_stochastic_binarizer_flips_weak_codes_and_sign_never_does():
+    torch.manual_seed(0)
+    weak = torch.full((10000,), 0.5)
+    flips = (binarize(weak, "stochastic") < 0).float().mean().item()
+    assert flips == pytest.approx(0.25, abs=0.02)  # +1 with probability (1 + 0.5) / 2
+    assert (binarize(weak, "sign") == 1).all()
+    with pytest.raises(ValueError, match="unknown binarizer"):
+        binarize(weak, "round")
+
+
+def test_training_with_the_straight_through_binarizer(tmp_path, photos):
+    run = tmp_path / "run"
+    args = train.parse_args(
+        [
+            "--images",
+            str(photos),
+            "--run",
+            str(run),
+            "--steps",
+            "1",
+            "--batch",
+            "1",
+            "--patch",
+            "32",
+            "--iterations",
+            "2",
+            "--threads",
+            "1",
+            "--arch",
+            json.dumps(TINY),
+            "--binarizer",
+            "straight-through",
+        ]
+    )
+    assert torch.load(train.train(args), weights_only=True)["step"] == 1
 
 
 def test_learning_rate_warms_up_then_decays():

@@ -113,7 +113,7 @@ class EncoderStep(nn.Module):
         for rnn, h in zip(self.rnns, states):
             x = rnn(x, h)
             new_states.append(x)
-        return (binarize(torch.tanh(self.binarizer(x)), stochastic=False), *new_states)
+        return (binarize(torch.tanh(self.binarizer(x)), "sign"), *new_states)
 
 
 class DecoderStep(nn.Module):

@@ -133,15 +133,28 @@ class Decoder(nn.Module):
         return self.output(x), new_states
 
 
-def binarize(code: torch.Tensor, stochastic: bool) -> torch.Tensor:
-    """Bits in {-1, +1}: stochastic with a straight-through gradient in training, sign otherwise.
+BINARIZERS = ("stochastic", "straight-through", "sign")
 
-    ``sign(0)`` is 0 in torch and ONNX; zero maps to +1 here, as in the spec.
+
+def binarize(code: torch.Tensor, mode: str) -> torch.Tensor:
+    """Bits in {-1, +1} from codes in (-1, 1); ``sign(0)`` maps to +1, as in the spec.
+
+    - ``"stochastic"`` (the paper's training binarizer): +1 with probability
+      (1 + code) / 2, straight-through gradient. Codes far from +-1 flip often,
+      so the decoder learns to trust weak codes little.
+    - ``"straight-through"``: the sign, as at encode time, with the identity
+      gradient; training then sees exactly the bits a file will carry.
+    - ``"sign"``: the exact bits of encoding, no gradient (export and evaluation).
     """
-    if stochastic:
+    if mode == "sign":
+        return torch.where(code >= 0, 1.0, -1.0)
+    if mode == "stochastic":
         bits = torch.where(torch.rand_like(code) < (1 + code) / 2, 1.0, -1.0)
-        return code + (bits - code).detach()
-    return torch.where(code >= 0, 1.0, -1.0)
+    elif mode == "straight-through":
+        bits = torch.where(code >= 0, 1.0, -1.0)
+    else:
+        raise ValueError(f"unknown binarizer {mode!r}; expected one of {BINARIZERS}")
+    return code + (bits - code).detach()
 
 
 class ResidualCodec(nn.Module):
@@ -158,7 +171,9 @@ class ResidualCodec(nn.Module):
         dec = [torch.zeros(batch, *s, device=device) for s in self.arch.decoder_state_shapes(height, width)]
         return enc, dec
 
-    def forward(self, image: torch.Tensor, iterations: int, stochastic: bool = True) -> list[torch.Tensor]:
+    def forward(
+        self, image: torch.Tensor, iterations: int, binarizer: str = "stochastic"
+    ) -> list[torch.Tensor]:
         """Reconstructions after each iteration; ``image`` is (N,3,H,W) in [-0.5, 0.5].
 
         When the encoder's first convolution is frozen (freeze training), the
@@ -174,7 +189,7 @@ class ResidualCodec(nn.Module):
         for _ in range(iterations):
             seen = reconstruction.detach() if detach else reconstruction
             code, enc_states = self.encoder(image - seen, enc_states)
-            bits = binarize(code, stochastic)
+            bits = binarize(code, binarizer)
             delta, dec_states = self.decoder(bits, dec_states)
             reconstruction = reconstruction + delta
             outputs.append(reconstruction)

@@ -33,7 +33,7 @@ import torch
 
 from .data import PatchSampler
 from .losses import codec_loss, ms_ssim
-from .model import Architecture, ResidualCodec
+from .model import BINARIZERS, Architecture, ResidualCodec
 from .onnx_weights import load_model_weights
 from .photos import centre_crops
 
@@ -84,7 +84,7 @@ def save_weights(model: ResidualCodec, step: int, iterations: int, path: Path) -
 def validation_scores(model: ResidualCodec, crops: torch.Tensor, iterations: int) -> dict[str, list[float]]:
     """PSNR (dB) and mean MS-SSIM of each iteration's 8-bit reconstruction of fixed validation crops."""
     model.eval()
-    outputs = model(crops, iterations, stochastic=False)
+    outputs = model(crops, iterations, binarizer="sign")
     model.train()
     psnr, msssim = [], []
     for out in outputs:
@@ -114,6 +114,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument(
         "--ms-ssim-weight", type=float, default=0.0, help="weight of the (1 - MS-SSIM) term beside L1"
+    )
+    p.add_argument(
+        "--binarizer",
+        choices=BINARIZERS[:2],
+        default="stochastic",
+        help="training binarizer: the paper's stochastic bits, or the encode-time sign (straight-through)",
     )
     p.add_argument("--arch", default=None, help="architecture as JSON (new runs only)")
     p.add_argument("--init", default=None, help="weights.pt or model folder to start a new run from")
@@ -259,7 +265,7 @@ def train(args: argparse.Namespace) -> Path:
             group["lr"] = scheduled_rate(progress, args)
         batch = sampler.batch(args.batch)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=not args.no_bf16):
-            outputs = model(batch, args.iterations)
+            outputs = model(batch, args.iterations, args.binarizer)
         loss = codec_loss(batch, outputs, args.ms_ssim_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
