@@ -1,0 +1,65 @@
+"""Widening a trained codec keeps what it computes and lets the new channels learn."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from pillow_rgc.training.model import Architecture, ResidualCodec  # noqa: E402
+from pillow_rgc.training.widen import widen, widened_architecture  # noqa: E402
+
+NARROW = Architecture(
+    code_channels=4, encoder_conv=4, encoder_hidden=(8, 8, 8), decoder_conv=8, decoder_hidden=(8, 8, 8, 8)
+)
+WIDER = {
+    "encoder_conv": 6,
+    "encoder_hidden": [8, 12, 16],
+    "decoder_conv": 12,
+    "decoder_hidden": [8, 16, 12, 16],
+}
+
+
+def trained_looking_codec() -> ResidualCodec:
+    torch.manual_seed(1)
+    codec = ResidualCodec(NARROW)
+    with torch.no_grad():
+        for p in codec.parameters():
+            p.add_(0.2 * torch.randn_like(p))  # no zero or default-init pattern to hide a wrong copy
+    return codec
+
+
+def test_widened_codec_computes_exactly_what_the_narrow_one_does():
+    codec = trained_looking_codec()
+    wide = widen(codec, widened_architecture(NARROW, WIDER))
+    assert sum(p.numel() for p in wide.parameters()) > sum(p.numel() for p in codec.parameters())
+    image = torch.rand(2, 3, 48, 64) - 0.5
+    with torch.no_grad():
+        narrow_out = codec(image, 3, binarizer="sign")
+        wide_out = wide(image, 3, binarizer="sign")
+    for a, b in zip(narrow_out, wide_out):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_new_channels_get_gradients():
+    wide = widen(trained_looking_codec(), widened_architecture(NARROW, WIDER))
+    image = torch.rand(1, 3, 32, 32) - 0.5
+    outputs = wide(image, 2, binarizer="straight-through")
+    sum((image - out).abs().mean() for out in outputs).backward()
+    new_columns = wide.decoder.output.weight.grad[:, NARROW.decoder_hidden[-1] // 4 :]
+    assert new_columns.abs().sum() > 0  # the picture starts hearing the new top channels
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"decoder_hidden": [8, 8, 8, 4]}, "narrows"),
+        ({"encoder_conv": 2}, "narrows"),
+        ({"code_channels": 8}, "cannot change"),
+        ({"hidden_kernel": 3}, "cannot change"),
+        ({"decoder_hidden": [8, 8, 8, 10]}, "multiples of 4"),
+    ],
+)
+def test_widening_refuses_what_would_not_keep_the_function(changes, message):
+    with pytest.raises(ValueError, match=message):
+        widened_architecture(NARROW, changes)
