@@ -28,7 +28,7 @@ TINY = {
 }
 
 
-def run_training(photos, run, steps):
+def run_training(photos, run, steps, *extra):
     args = [
         "--images",
         str(photos),
@@ -48,6 +48,7 @@ def run_training(photos, run, steps):
         json.dumps(TINY),
         "--checkpoint-every",
         "2",
+        *extra,
     ]
     return train.train(train.parse_args(args))
 
@@ -109,30 +110,8 @@ def test_stochastic_binarizer_flips_weak_codes_and_sign_never_does():
 
 
 def test_training_with_the_straight_through_binarizer(tmp_path, photos):
-    run = tmp_path / "run"
-    args = train.parse_args(
-        [
-            "--images",
-            str(photos),
-            "--run",
-            str(run),
-            "--steps",
-            "1",
-            "--batch",
-            "1",
-            "--patch",
-            "32",
-            "--iterations",
-            "2",
-            "--threads",
-            "1",
-            "--arch",
-            json.dumps(TINY),
-            "--binarizer",
-            "straight-through",
-        ]
-    )
-    assert torch.load(train.train(args), weights_only=True)["step"] == 1
+    weights = run_training(photos, tmp_path / "run", 1, "--binarizer", "straight-through")
+    assert torch.load(weights, weights_only=True)["step"] == 1
 
 
 def test_learning_rate_warms_up_then_decays():
