@@ -49,7 +49,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import PIL
 from PIL import Image, features
 
 from pillow_rgc import bdrate
@@ -119,6 +118,24 @@ def codec_available(codec: str) -> tuple[bool, str | None]:
 
 def list_photos(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def run_facts(started: float) -> dict:
+    """Package versions, date, command line and duration of a benchmark run, for its JSON."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {"python": platform.python_version()}
+    for package in ("pillow", "numpy", "onnxruntime", "pillow-rgc", "pillow-jxl-plugin"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    return {
+        "versions": versions,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv),
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def log(msg: str) -> None:
@@ -593,13 +610,6 @@ def main(argv: list[str] | None = None) -> int:
     stem = f"rd_{args.dir.resolve().name}"
     json_path = args.out / f"{stem}.json"
     png_path = args.out / f"{stem}.png"
-    versions = {"python": platform.python_version(), "pillow": PIL.__version__, "numpy": np.__version__}
-    try:
-        from importlib.metadata import version
-
-        versions["pillow-jxl-plugin"] = version("pillow-jxl-plugin")
-    except Exception:  # metadata is optional
-        versions["pillow-jxl-plugin"] = None
     result = {
         "meta": {
             "dir": str(args.dir),
@@ -607,10 +617,7 @@ def main(argv: list[str] | None = None) -> int:
             "codecs": codecs,
             "settings": {c: settings[c] for c in codecs},
             "rgc": rgc_meta or None,
-            "versions": versions,
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "command": " ".join(sys.argv),
-            "seconds": time.perf_counter() - started,
+            **run_facts(started),
             "ms_ssim_targets": list(TARGETS),
             "time_target_ms_ssim": TIME_TARGET,
         },

@@ -65,11 +65,9 @@ import collections
 import contextlib
 import copy
 import cProfile
-import datetime
 import functools
 import json
 import math
-import platform
 import pstats
 import statistics
 import sys
@@ -79,7 +77,6 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime
-import PIL
 from PIL import Image, features
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -725,16 +722,7 @@ def main(argv: list[str] | None = None) -> int:
                 "quality": QUALITY,
                 "repeat": args.repeat,
                 "threads": models.THREADS,
-                "versions": {
-                    "python": platform.python_version(),
-                    "pillow": PIL.__version__,
-                    "numpy": np.__version__,
-                    "onnxruntime": onnxruntime.__version__,
-                    "pillow_rgc": pillow_rgc.__version__,
-                },
-                "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                "command": " ".join(sys.argv),
-                "seconds": time.perf_counter() - started,
+                **rd.run_facts(started),
             },
             "peak": peak,
             "models": results,

@@ -34,20 +34,16 @@ oversubscribe the cores.
 from __future__ import annotations
 
 import argparse
-import datetime
 import hashlib
 import io
 import json
 import os
-import platform
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import onnxruntime
-import PIL
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -198,15 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                 "model": model,
                 "ort_threads": models.THREADS,
                 "cpus": os.cpu_count(),
-                "versions": {
-                    "python": platform.python_version(),
-                    "pillow": PIL.__version__,
-                    "onnxruntime": onnxruntime.__version__,
-                    "pillow_rgc": pillow_rgc.__version__,
-                },
-                "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                "command": " ".join(sys.argv),
-                "seconds": time.perf_counter() - started,
+                **rd.run_facts(started),
             },
             "one_thread": {"wall_s": one_wall, "cpu_s": one_cpu},
             "pool": {"wall_s": pool_wall, "cpu_s": pool_cpu},
