@@ -245,6 +245,12 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (1e-4 fine-tuning, 5e-4 new)")
     p.add_argument("--iterations", type=int, default=12, help="iterations unrolled per step")
     p.add_argument("--ms-ssim-weight", type=float, default=1.0)
+    p.add_argument(
+        "--binarizer",
+        choices=("straight-through", "stochastic"),
+        default="straight-through",
+        help="bits in training: the encode-time sign (rgc-lean-4 trained so) or the paper's stochastic bits",
+    )
     p.add_argument("--arch", default=None, help="architecture JSON of a new model (no --init)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--snapshot-every", type=float, default=None, help="CPU seconds between snapshots")

@@ -149,6 +149,9 @@ def test_rgc_train_fine_tunes_an_installed_model_into_a_model_files_can_use(tmp_
     assert f"started from | {TEST_MODEL}" in card and "steps | 2 of batch 2" in card
     assert "my-photos-1 |" in card and (folder / "rd.png").stat().st_size > 0
     assert "context prior | fitted on 2 crops" in card and (folder / "context_prior.bin").is_file()
+    assert "binarizer in training | straight-through" in card  # the default model's, by default
+    log = (tmp_path / "run" / "train.log").read_text().splitlines()
+    assert json.loads(log[0])["args"]["binarizer"] == "straight-through"
     report = json.loads((folder / "evaluation.json").read_text())
     assert report["bd_rate"][TEST_MODEL]["vs_first"]["ms_ssim"] == pytest.approx(0.0, abs=1e-9)
     assert set(report["curves"]) == {"JPEG", TEST_MODEL, "my-photos-1"}

@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> Path:
             *budget,
             *("--patch", str(args.patch), "--batch", str(args.batch)),
             *("--iterations", str(args.iterations), "--ms-ssim-weight", str(args.ms_ssim_weight)),
+            *("--binarizer", args.binarizer),
             *("--lr", str(args.lr or (1e-4 if init_path else 5e-4)), "--threads", str(args.threads)),
             *("--freeze", args.freeze, "--progress"),
             *(("--init", init_path) if init_path else ()),
@@ -106,6 +107,7 @@ def model_card(
             f"{state.get('seconds', 0) / 60:.1f} min wall, {state.get('cpu_seconds', 0) / 60:.1f} min CPU",
         ),
         ("loss", f"L1 + {args.ms_ssim_weight} x (1 - MS-SSIM) of every iteration"),
+        ("binarizer in training", args.binarizer),
         ("frozen layers", args.freeze or "none"),
         (
             "context prior",
