@@ -23,7 +23,13 @@ from torch.nn import functional as F
 
 @dataclasses.dataclass(frozen=True)
 class Architecture:
-    """Widths of one model. Hidden channels of each GRU; ``code_channels`` bits per 16x16 block."""
+    """Widths of one model. Hidden channels of each GRU; ``code_channels`` bits per 16x16 block.
+
+    ``decoder_input_kernels``: kernel of each decoder GRU's input convolution. A 1x1
+    kernel at the top resolutions is the MobileNets lever for a fast decoder: there,
+    the 3x3 input convolutions cost most of a decode, while the output convolution
+    still mixes neighbouring pixels.
+    """
 
     code_channels: int = 32
     encoder_conv: int = 32
@@ -31,6 +37,7 @@ class Architecture:
     decoder_conv: int = 128
     decoder_hidden: tuple[int, int, int, int] = (128, 128, 64, 32)
     hidden_kernel: int = 1
+    decoder_input_kernels: tuple[int, int, int, int] = (3, 3, 3, 3)
 
     STRIDE = 16  # the encoder downsamples four times by 2
 
@@ -62,8 +69,8 @@ class Architecture:
         enc += c_in * self.code_channels / 256
         dec = self.code_channels * self.decoder_conv / 256
         c_in = self.decoder_conv
-        for i, c in enumerate(self.decoder_hidden):
-            dec += (9 * c_in * 3 * c + k2 * c * 3 * c) / 4 ** (4 - i)
+        for i, (c, k) in enumerate(zip(self.decoder_hidden, self.decoder_input_kernels)):
+            dec += (k * k * c_in * 3 * c + k2 * c * 3 * c) / 4 ** (4 - i)
             c_in = c // 4
         dec += 9 * c_in * 3
         return {"encoder": enc, "decoder": dec}
@@ -72,9 +79,13 @@ class Architecture:
 class ConvGRUCell(nn.Module):
     """Convolutional GRU: gates from a strided conv of the input and a conv of the hidden state."""
 
-    def __init__(self, in_channels: int, hidden_channels: int, stride: int, hidden_kernel: int):
+    def __init__(
+        self, in_channels: int, hidden_channels: int, stride: int, hidden_kernel: int, input_kernel: int = 3
+    ):
         super().__init__()
-        self.input_conv = nn.Conv2d(in_channels, 3 * hidden_channels, 3, stride=stride, padding=1)
+        self.input_conv = nn.Conv2d(
+            in_channels, 3 * hidden_channels, input_kernel, stride=stride, padding=input_kernel // 2
+        )
         self.hidden_conv = nn.Conv2d(
             hidden_channels, 3 * hidden_channels, hidden_kernel, padding=hidden_kernel // 2, bias=False
         )
@@ -117,8 +128,8 @@ class Decoder(nn.Module):
         self.conv = nn.Conv2d(arch.code_channels, arch.decoder_conv, 1)
         c_in = arch.decoder_conv
         cells = []
-        for c in arch.decoder_hidden:
-            cells.append(ConvGRUCell(c_in, c, 1, arch.hidden_kernel))
+        for c, kernel in zip(arch.decoder_hidden, arch.decoder_input_kernels):
+            cells.append(ConvGRUCell(c_in, c, 1, arch.hidden_kernel, kernel))
             c_in = c // 4  # depth-to-space halves resolution channels by 4
         self.rnns = nn.ModuleList(cells)
         self.output = nn.Conv2d(c_in, 3, 3, padding=1)

@@ -32,7 +32,7 @@ from .train import load_codec, save_weights
 
 def widened_architecture(old: Architecture, changes: dict) -> Architecture:
     """``old`` with the widths in ``changes``; refuses narrowing and changes that alter the bitstream."""
-    fixed = {"code_channels", "hidden_kernel"} & set(changes)
+    fixed = {"code_channels", "hidden_kernel", "decoder_input_kernels"} & set(changes)
     if fixed:
         raise ValueError(f"widening cannot change {sorted(fixed)}")
     new = Architecture.from_json({**old.to_json(), **changes})
