@@ -248,8 +248,9 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--binarizer",
         choices=("straight-through", "stochastic"),
-        default="straight-through",
-        help="bits in training: the encode-time sign (rgc-lean-4 trained so) or the paper's stochastic bits",
+        default=None,
+        help="bits in training (default: the encode-time sign when fine-tuning, the paper's stochastic bits "
+        "for a new model)",
     )
     p.add_argument("--arch", default=None, help="architecture JSON of a new model (no --init)")
     p.add_argument("--threads", type=int, default=2)

@@ -150,7 +150,7 @@ def test_rgc_train_fine_tunes_an_installed_model_into_a_model_files_can_use(tmp_
     assert f"started from | {TEST_MODEL}" in card and "steps | 2 of batch 2" in card
     assert "my-photos-1 |" in card and (folder / "rd.png").stat().st_size > 0
     assert "context prior | fitted on 2 crops" in card and (folder / "context_prior.bin").is_file()
-    assert "binarizer in training | straight-through" in card  # the default model's, by default
+    assert "binarizer in training | straight-through" in card  # fine-tuning trains with the file's bits
     log = (tmp_path / "run" / "train.log").read_text().splitlines()
     assert json.loads(log[0])["args"]["binarizer"] == "straight-through"
     report = json.loads((folder / "evaluation.json").read_text())
@@ -165,6 +165,19 @@ def test_rgc_train_fine_tunes_an_installed_model_into_a_model_files_can_use(tmp_
         im.load()
         assert im.info["model"] == "my-photos-1" and im.size == photo.size
     assert {chunk["coding"] for chunk in pillow_rgc.info(out.read_bytes())["chunks"]} <= {0, 1, 3}
+
+
+def test_rgc_train_starts_a_new_model_with_the_papers_stochastic_bits(tmp_path, photos):
+    models_dir = tmp_path / "models"
+    code = main(
+        [
+            *("train", "--images", str(photos), "--out", "new-1", "--arch", json.dumps(TINY)),
+            *("--steps", "1", "--patch", "32", "--batch", "1", "--iterations", "2", "--threads", "1"),
+            *("--models-dir", str(models_dir), "--run-dir", str(tmp_path / "run")),
+        ]
+    )
+    assert code == 0
+    assert "binarizer in training | stochastic" in (models_dir / "new-1" / "MODEL_CARD.md").read_text()
 
 
 def test_rgc_train_refuses_an_installed_id_or_a_bad_one(tmp_path, photos, capsys):

@@ -47,6 +47,10 @@ def run(args: argparse.Namespace) -> Path:
     models_dir = Path(args.models_dir) if args.models_dir else models.user_model_dir()
     run_dir = Path(args.run_dir) if args.run_dir else models_dir.parent / "runs" / args.out
     init_path, init_id = _starting_weights(args.init)
+    # Fine-tuning trains with the encode-time bits, as the default model was; a new model starts with
+    # the paper's stochastic bits (a start from scratch with the sign got stuck in a colour cast).
+    binarizer = args.binarizer or ("straight-through" if init_path else "stochastic")
+    args = argparse.Namespace(**{**vars(args), "binarizer": binarizer})
     budget = ("--steps", str(args.steps)) if args.steps else ("--hours", str(args.hours or 1.0))
     if args.cpu_hours:
         budget = ("--cpu-hours", str(args.cpu_hours))
