@@ -3,8 +3,8 @@
 Usage:
     python benchmarks/residual_scales.py DIR [--models rgc-lean-3 ...] [--plot P] [--out benchmarks/results/]
 
-Every photo of DIR is encoded once through all iterations (``quality=1``) and
-decoded after each iteration, as ``Image.open`` returns it. The residual
+A centre crop of every photo of DIR is encoded once through all iterations
+(``quality=1``) and decoded after each iteration, as ``Image.open`` returns it. The residual
 (source minus decoded, in 0..1) is split into four bands by 2x2 box pyramids:
 detail finer than 2x2 pixels, 2x2 to 4x4, 4x4 to 16x16, and coarser than
 16x16 (the code block). Each band's energy is printed as the PSNR the residual
@@ -32,6 +32,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import pillow_rgc  # noqa: E402
+from pillow_rgc.training.evaluate import iteration_pictures  # noqa: E402
+from pillow_rgc.training.photos import centre_crops  # noqa: E402
 
 BANDS = ("finer than 2", "2 to 4", "4 to 16", "coarser than 16")
 BAND_EDGES = (2, 4, 16)
@@ -64,11 +66,9 @@ def model_rows(model: str, photos: list[np.ndarray]) -> list[dict]:
     per_iteration: dict[int, list[list[float]]] = {}
     for source in photos:
         data = pillow_rgc.encode(Image.fromarray(source), quality=1.0, model=model)
-        iterations = int(pillow_rgc.info(data)["iterations_present"])
         reference = source.astype(np.float64) / 255
         per_iteration.setdefault(0, []).append(band_energies(reference))
-        for it in range(1, iterations + 1):
-            decoded = np.asarray(pillow_rgc.decode(pillow_rgc.truncate(data, it)).convert("RGB"))
+        for it, decoded in enumerate(iteration_pictures(data), start=1):
             per_iteration.setdefault(it, []).append(band_energies(reference - decoded / 255))
     rows = []
     for it, energies in sorted(per_iteration.items()):
@@ -82,19 +82,6 @@ def model_rows(model: str, photos: list[np.ndarray]) -> list[dict]:
             }
         )
     return rows
-
-
-def load_photos(folder: Path, side: int) -> list[np.ndarray]:
-    """Centre crops, side x side (a multiple of 16), of every photo large enough."""
-    photos = []
-    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"}):
-        with Image.open(path) as im:
-            rgb = np.asarray(im.convert("RGB"))
-        h, w = rgb.shape[:2]
-        if min(h, w) >= side:
-            top, left = (h - side) // 2, (w - side) // 2
-            photos.append(rgb[top : top + side, left : left + side])
-    return photos
 
 
 def print_table(model: str, rows: list[dict]) -> None:
@@ -137,7 +124,7 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     if args.side % 16:
         p.error("--side must be a multiple of 16")
-    photos = load_photos(args.images, args.side)
+    photos = centre_crops(args.images, args.side)
     if not photos:
         p.error(f"no photo of {args.images} is at least {args.side} pixels on its short side")
     results = {model: model_rows(model, photos) for model in args.models}
