@@ -20,7 +20,6 @@ hidden kernel cannot change (the bitstream and the receptive field would).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
@@ -51,7 +50,7 @@ def _positions(old: int, new: int, chunks: int = 1) -> torch.Tensor:
     return torch.tensor([g * new + i for g in range(chunks) for i in range(old)])
 
 
-def _layer_maps(old: Architecture, new: Architecture) -> dict[str, tuple[torch.Tensor, torch.Tensor | None]]:
+def _layer_maps(old: Architecture, new: Architecture) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """For each layer: positions of its old output channels and of its old input channels.
 
     Depth-to-space sends hidden channel 4k+j to output channel k, so the old
@@ -90,9 +89,10 @@ def widen(codec: ResidualCodec, arch: Architecture, seed: int = 0) -> ResidualCo
     torch.manual_seed(seed)
     wide = ResidualCodec(arch)
     old_state = codec.state_dict()
+    maps = _layer_maps(codec.arch, arch)
     for name, param in wide.named_parameters():
         layer, kind = name.rsplit(".", 1)
-        rows, columns = _layer_maps(codec.arch, arch)[layer]
+        rows, columns = maps[layer]
         old = old_state[name]
         if kind == "bias":
             param[rows] = old
@@ -115,7 +115,7 @@ def main(argv=None) -> None:
     save_weights(wide, step=0, iterations=0, path=Path(args.out))
     before, after = codec.arch.macs_per_pixel(), arch.macs_per_pixel()
     print(
-        f"{args.out}: {json.dumps(dataclasses.asdict(arch))}\n"
+        f"{args.out}: {json.dumps(arch.to_json())}\n"
         f"MACs/pixel/iteration: encoder {before['encoder']:,.0f} -> {after['encoder']:,.0f}, "
         f"decoder {before['decoder']:,.0f} -> {after['decoder']:,.0f}"
     )
