@@ -144,7 +144,8 @@ class Decoder(nn.Module):
         return self.output(x), new_states
 
 
-BINARIZERS = ("stochastic", "straight-through", "sign")
+TRAINING_BINARIZERS = ("stochastic", "straight-through")
+BINARIZERS = (*TRAINING_BINARIZERS, "sign")
 
 
 def binarize(code: torch.Tensor, mode: str) -> torch.Tensor:
@@ -157,15 +158,13 @@ def binarize(code: torch.Tensor, mode: str) -> torch.Tensor:
       gradient; training then sees exactly the bits a file will carry.
     - ``"sign"``: the exact bits of encoding, no gradient (export and evaluation).
     """
-    if mode == "sign":
-        return torch.where(code >= 0, 1.0, -1.0)
     if mode == "stochastic":
         bits = torch.where(torch.rand_like(code) < (1 + code) / 2, 1.0, -1.0)
-    elif mode == "straight-through":
+    elif mode in ("straight-through", "sign"):
         bits = torch.where(code >= 0, 1.0, -1.0)
     else:
         raise ValueError(f"unknown binarizer {mode!r}; expected one of {BINARIZERS}")
-    return code + (bits - code).detach()
+    return bits if mode == "sign" else code + (bits - code).detach()
 
 
 class ResidualCodec(nn.Module):

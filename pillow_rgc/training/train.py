@@ -33,7 +33,7 @@ import torch
 
 from .data import PatchSampler
 from .losses import codec_loss, ms_ssim
-from .model import BINARIZERS, Architecture, ResidualCodec
+from .model import TRAINING_BINARIZERS, Architecture, ResidualCodec
 from .onnx_weights import load_model_weights
 from .photos import centre_crops
 
@@ -117,7 +117,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument(
         "--binarizer",
-        choices=BINARIZERS[:2],
+        choices=TRAINING_BINARIZERS,
         default="stochastic",
         help="training binarizer: the paper's stochastic bits, or the encode-time sign (straight-through)",
     )
