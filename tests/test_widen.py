@@ -13,6 +13,7 @@ NARROW = Architecture(
     code_channels=4, encoder_conv=4, encoder_hidden=(8, 8, 8), decoder_conv=8, decoder_hidden=(8, 8, 8, 8)
 )
 WIDER = {
+    "code_channels": 6,
     "encoder_conv": 6,
     "encoder_hidden": [8, 12, 16],
     "decoder_conv": 12,
@@ -48,6 +49,8 @@ def test_new_channels_get_gradients():
     sum((image - out).abs().mean() for out in outputs).backward()
     new_columns = wide.decoder.output.weight.grad[:, NARROW.decoder_hidden[-1] // 4 :]
     assert new_columns.abs().sum() > 0  # the picture starts hearing the new top channels
+    new_bits = wide.decoder.conv.weight.grad[:, NARROW.code_channels :]
+    assert new_bits.abs().sum() > 0  # ... and the decoder the new bits
 
 
 @pytest.mark.parametrize(
@@ -55,7 +58,7 @@ def test_new_channels_get_gradients():
     [
         ({"decoder_hidden": [8, 8, 8, 4]}, "narrows"),
         ({"encoder_conv": 2}, "narrows"),
-        ({"code_channels": 8}, "cannot change"),
+        ({"code_channels": 2}, "narrows"),
         ({"hidden_kernel": 3}, "cannot change"),
         ({"decoder_hidden": [8, 8, 8, 10]}, "multiples of 4"),
     ],

@@ -13,8 +13,11 @@ weight through which an old channel (or the code, or the picture) would read a
 new channel starts at zero. So the new channels compute from the start but are
 heard by nothing until training gives them weight.
 
-``--arch`` names only the widths that change; code bits per block and the
-hidden kernel cannot change (the bitstream and the receptive field would).
+``--arch`` names only the widths that change. ``code_channels`` may grow too:
+the old bits keep their meaning and the decoder starts deaf to the new ones, so
+a model with more bits per iteration (fewer iterations, so fewer network passes,
+for the same rate) starts from the line's quality. Kernels cannot change (the
+receptive field would).
 """
 
 from __future__ import annotations
@@ -30,12 +33,12 @@ from .train import load_codec, save_weights
 
 
 def widened_architecture(old: Architecture, changes: dict) -> Architecture:
-    """``old`` with the widths in ``changes``; refuses narrowing and changes that alter the bitstream."""
-    fixed = {"code_channels", "hidden_kernel", "decoder_input_kernels"} & set(changes)
+    """``old`` with the widths in ``changes``; refuses narrowing and kernel changes."""
+    fixed = {"hidden_kernel", "decoder_input_kernels"} & set(changes)
     if fixed:
         raise ValueError(f"widening cannot change {sorted(fixed)}")
     new = Architecture.from_json({**old.to_json(), **changes})
-    for field in ("encoder_conv", "decoder_conv", "encoder_hidden", "decoder_hidden"):
+    for field in ("code_channels", "encoder_conv", "decoder_conv", "encoder_hidden", "decoder_hidden"):
         before, after = getattr(old, field), getattr(new, field)
         pairs = zip(before, after) if isinstance(before, tuple) else [(before, after)]
         if any(b > a for b, a in pairs):
