@@ -165,22 +165,18 @@ def encode(
     if header.tiled:
         data = _encode_tiles(header, loaded, pixels, reference, limit, target, ancillary, alpha_data)
         return data if max_bytes is None else _cut_to(data, max_bytes)
-    budget = max_bytes if max_bytes is not None else float("inf")
     raw_size = header.raw_payload_size()
-    file_bytes = (
+    frame_bytes = (
         len(container.write(header, [(entropy.RAW, bytes(raw_size))], ancillary, alpha_data))
         - CHUNK_OVERHEAD
         - raw_size
     )
-
-    def within_budget(payload: bytes) -> bool:
-        nonlocal file_bytes
-        file_bytes += CHUNK_OVERHEAD + len(payload)
-        return file_bytes <= budget
-
-    payloads = _encode_tile(loaded, pixels, reference, mode, limit, target, within_budget)
+    room = math.inf if max_bytes is None else max_bytes - frame_bytes
+    payloads = _encode_tile(loaded, pixels, reference, mode, limit, target, room)
     if not payloads:
-        raise ValueError(f"max_bytes={max_bytes} is too small: one iteration needs {file_bytes} bytes")
+        raise ValueError(
+            f"max_bytes={max_bytes} is too small: the file needs {frame_bytes} bytes and some bits"
+        )
     codings = [coding for coding, _ in payloads]  # a coding-1 chunk makes the file 2.0, coding 3 2.1
     final = dataclasses.replace(
         header, iterations=len(payloads), version=container.version_for(mode, codings)
@@ -189,25 +185,73 @@ def encode(
 
 
 def _encode_tile(
-    loaded, pixels, reference, mode, limit, target, within_budget=lambda payload: True
+    loaded, pixels, reference, mode, limit, target, room: float = math.inf
 ) -> list[tuple[int, bytes]]:
     """(coding, payload) of each iteration of one picture or tile, under its rate control.
 
     Iterations are added until the 8-bit reconstruction reaches the MS-SSIM
-    ``target`` (None: until ``limit``) or the next payload breaks the budget.
+    ``target`` (None: until ``limit``) or the ITER chunks would pass ``room``
+    bytes. The last iteration is then cut to the fewest of its segments that
+    still reach the target, or to the most that fit (:func:`_partial_last`).
     """
     payloads: list[tuple[int, bytes]] = []
     scorer = None if target is None else MsSsimReference(reference)  # the source's half of MS-SSIM, once
 
-    def keep_going(bitplanes: list[np.ndarray], reconstruction: np.ndarray) -> bool:
-        coding, payload = entropy.encode_bitplane(bitplanes[-1], bitplanes[:-1], loaded.prior)
-        if not within_budget(payload):
-            return False
-        payloads.append((coding, payload))
-        return scorer is None or scorer.score(modes.output_pixels(reconstruction, mode)) < target
+    def reached(reconstruction: codec.Reconstruction) -> bool:
+        return (
+            scorer is not None and scorer.score(modes.output_pixels(reconstruction.pixels(), mode)) >= target
+        )
+
+    def keep_going(bitplanes: list[np.ndarray], reconstruction: codec.Reconstruction) -> bool:
+        nonlocal room
+        whole = entropy.encode_bitplane(bitplanes[-1], bitplanes[:-1], loaded.prior)
+        if CHUNK_OVERHEAD + len(whole[1]) <= room and not reached(reconstruction):
+            payloads.append(whole)
+            room -= CHUNK_OVERHEAD + len(whole[1])
+            return True
+        last = _partial_last(loaded, bitplanes, reconstruction, reached, room - CHUNK_OVERHEAD, whole)
+        if last is not None:
+            payloads.append(last)
+        return False
 
     codec.encode_pixels(loaded, pixels, limit, keep_going)
     return payloads
+
+
+def _partial_last(loaded, bitplanes, reconstruction, reached, room: float, whole) -> tuple[int, bytes] | None:
+    """The last iteration's (coding, payload), for an iteration that reaches the target or does not fit.
+
+    A coding-4 payload may stop after any of its segments, and the decoder reads
+    the channels it lacks as 0. So: when the whole iteration fits in ``room``
+    bytes (and reached the target), the fewest segments that still reach it;
+    else the most segments that fit, or None. ``whole`` when nothing shorter
+    does, in the first iteration, or when the model has no context prior.
+    Leaves ``reconstruction`` at the payload chosen.
+    """
+    bits, earlier = bitplanes[-1], bitplanes[:-1]
+    fits = len(whole[1]) <= room
+    if loaded.prior is None or not earlier:  # coding 4 needs the prior, and never comes first (spec)
+        return whole if fits else None
+    size = entropy.segment_channels(len(bits))
+    payloads = [
+        entropy.encode_partial(bits, earlier, loaded.prior, n) for n in range(1, -(-len(bits) // size))
+    ]
+    if fits:  # bisect for the fewest segments that reach the target; len(payloads) + 1 is the whole
+        low, high = 1, len(payloads) + 1
+        while low < high:
+            middle = (low + high) // 2
+            reconstruction.replace_last(bits[: middle * size])
+            low, high = (low, middle) if reached(reconstruction) else (middle + 1, high)
+        chosen = low
+    else:
+        chosen = sum(len(payload) <= room for payload in payloads)  # sizes grow with the segments
+    if fits and (chosen > len(payloads) or len(payloads[chosen - 1]) >= len(whole[1])):
+        reconstruction.replace_last(bits)
+        return whole
+    if not chosen:
+        return None
+    reconstruction.replace_last(bits[: chosen * size])
+    return entropy.SEGMENTED, payloads[chosen - 1]
 
 
 def _encode_tiles(header, loaded, pixels, reference, limit, target, ancillary, alpha_data) -> bytes:
@@ -398,18 +442,27 @@ def info(data: bytes) -> dict[str, Any]:
                 "size": chunk.size,
                 "coding": chunk.coding,
                 "payload_bytes": len(chunk.payload),
-                "raw_bits": _raw_bits(chunk, tile_bits),
+                "raw_bits": _raw_bits(chunk, tile_bits, header.code_channels),
             }
             for chunk in parsed.iterations
         ],
     }
 
 
-def _raw_bits(chunk: container.IterationChunk, tile_bits: list[int]) -> int:
-    """Bits of the code of the tiles (or the one picture) that ``chunk`` carries, before entropy coding."""
-    if chunk.tiles is None:
-        return tile_bits[0]
-    return sum(bits for bits, entry in zip(tile_bits, chunk.tiles) if entry is not None)
+def _raw_bits(chunk: container.IterationChunk, tile_bits: list[int], channels: int) -> int:
+    """Bits of the code of the tiles (or the one picture) that ``chunk`` carries, before entropy coding;
+    a partial iteration carries only its first channels."""
+    entries = [(chunk.coding, chunk.payload)] if chunk.tiles is None else chunk.tiles
+    return sum(
+        bits * _known_channels(entry, channels) // channels
+        for bits, entry in zip(tile_bits, entries)
+        if entry is not None
+    )
+
+
+def _known_channels(entry: tuple[int, bytes], channels: int) -> int:
+    coding, payload = entry
+    return entropy.known_channels(payload, channels) if coding == entropy.SEGMENTED else channels
 
 
 def truncate(data: bytes, iterations: int | None = None, max_bytes: int | None = None) -> bytes:

@@ -7,6 +7,8 @@ states carried from one iteration to the next). Images of any size are padded
 to a multiple of the code stride by edge replication; the decoder crops back.
 
 Bitplanes are boolean arrays of shape (channels, rows, columns), True for +1.
+The last bitplane of a file may be partial: only its first channels, a
+shorter array; the decoder network reads the missing bits as 0 (unknown).
 """
 
 from __future__ import annotations
@@ -37,19 +39,22 @@ def to_pixels(reconstruction: np.ndarray, height: int, width: int) -> np.ndarray
     return np.clip(np.rint((image + 0.5) * 255.0), 0, 255).astype(np.uint8)
 
 
-def _as_signs(bits: np.ndarray) -> np.ndarray:
-    return np.where(bits, np.float32(1), np.float32(-1))[None]
+def _as_signs(bits: np.ndarray, channels: int) -> np.ndarray:
+    """The decoder network's input: +1 and -1 for the bits, 0 for the channels a partial iteration lacks."""
+    signs = np.zeros((1, channels, *bits.shape[1:]), np.float32)
+    signs[0, : len(bits)] = np.where(bits, np.float32(1), np.float32(-1))
+    return signs
 
 
 def encode_pixels(
     model: LoadedModel,
     pixels: np.ndarray,
     max_iterations: int,
-    keep_going: Callable[[list[np.ndarray], np.ndarray], bool] = lambda bitplanes, reconstruction: True,
+    keep_going: Callable[[list[np.ndarray], Reconstruction], bool] = lambda bitplanes, reconstruction: True,
 ) -> list[np.ndarray]:
     """Bitplanes of ``pixels`` (H,W,3 uint8), one per iteration.
 
-    After each iteration ``keep_going(bitplanes_so_far, reconstructed_pixels)``
+    After each iteration ``keep_going(bitplanes_so_far, reconstruction)``
     decides whether to add another one (rate control); at most ``max_iterations``.
     """
     height, width = pixels.shape[:2]
@@ -61,7 +66,7 @@ def encode_pixels(
         signs, states = model.encode_step(image - reconstruction.value, states)
         bitplanes.append(signs[0] > 0)
         reconstruction.add(bitplanes[-1])
-        if not keep_going(bitplanes, reconstruction.pixels()):
+        if not keep_going(bitplanes, reconstruction):
             break
     return bitplanes
 
@@ -83,9 +88,18 @@ class Reconstruction:
         self.count = 0
 
     def add(self, bits: np.ndarray) -> None:
-        delta, self.states = self.model.decode_step(_as_signs(bits), self.states)
-        self.value += delta
+        self._before = self.value, self.states
+        delta, self.states = self.model.decode_step(
+            _as_signs(bits, self.model.info.code_channels), self.states
+        )
+        self.value = self.value + delta
         self.count += 1
+
+    def replace_last(self, bits: np.ndarray) -> None:
+        """Decode the last iteration again from ``bits``: the encoder's try of a shorter last iteration."""
+        self.value, self.states = self._before
+        self.count -= 1
+        self.add(bits)
 
     def pixels(self) -> np.ndarray:
         """(height,width,3) uint8 pixels of the bitplanes added so far."""

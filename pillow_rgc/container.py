@@ -73,19 +73,23 @@ CODING_RAW = 0
 CODING_CONTEXT = 1
 CODING_TILED = 2
 CODING_PRIOR = 3
+CODING_SEGMENTED = 4
 
 CODING_VERSION = {
     CODING_RAW: FORMAT_VERSION,
     CODING_CONTEXT: (2, 0),
     CODING_TILED: TILED_VERSION,
     CODING_PRIOR: (2, 1),
+    CODING_SEGMENTED: (2, 2),
 }
 """The major and the minor version each ITER coding needs at least.  2.0 adds coding 1
 (context-coded bits, ``entropy.py``), which a 1.x reader refuses as an unsupported
 coding, so a file with a coding-1 chunk is written as 2.0; a file whose chunks are all
 coding 0 (and without alpha) stays 1.0.  Coding 3 (prior-coded bits, ``prior_coding.py``)
 is minor version 1 of majors 2 and 3: a file using it, in a chunk or a tile entry, is
-2.1, or 3.1 when tiled.  The needs combine part by part: the highest major, the highest minor."""
+2.1, or 3.1 when tiled.  Coding 4 (coding 3 in segments, so that the last iteration may
+hold only its first channels) is minor version 2: 2.2, or 3.2 when tiled.  The needs
+combine part by part: the highest major, the highest minor."""
 
 MAX_DIMENSION = 1 << 24
 """Largest width or height; keeps the code shape and payload sizes of a forged
@@ -319,7 +323,8 @@ def version_for(mode: str, codings=()) -> tuple[int, int]:
     """The version this module writes for a picture of ``mode`` with ``codings`` (of chunks and tile entries).
 
     Tiles (coding 2) need 3.0; alpha needs 2.0, and so does any coding-1 chunk;
-    coding 3 needs minor version 1 (2.1, or 3.1 with tiles); anything else is 1.0.
+    coding 3 needs minor version 1 (2.1, or 3.1 with tiles), coding 4 minor version 2;
+    anything else is 1.0.
     """
     base = ALPHA_VERSION if mode in ALPHA_MODES else FORMAT_VERSION
     needs = [base, *(CODING_VERSION[coding] for coding in codings)]
@@ -806,10 +811,15 @@ def _payload_problem(
     problem = _coding_problem(header.version, coding)
     if problem:
         return problem, None
+    if coding == CODING_SEGMENTED and not index:
+        return "coding 4 in the first iteration", None
     if header.tiled != (coding == CODING_TILED):
         return f"coding {coding} in a {'tiled' if header.tiled else 'one-tile'} picture", None
     if coding != CODING_TILED:
-        return _tile_payload_problem(header, coding, payload, index, header.width, header.height), None
+        problem = _tile_payload_problem(header, coding, payload, index, header.width, header.height)
+        if not problem and index + 1 < header.iterations and _partial(header, coding, payload):
+            problem = "a partial iteration (coding 4 without all its segments) before the last"
+        return problem, None
     tiles = header.tiles()
     problem, entries = _tile_entries(payload, len(tiles))
     if problem:
@@ -823,19 +833,30 @@ def _payload_problem(
         if tile in ended:
             return f"tile {tile} has bits after its iterations ended", None
         problem = _tile_payload_problem(header, *entry, index, width, height)
+        if not problem and entry[0] == CODING_SEGMENTED and not index:
+            problem = "coding 4 in the first iteration"
         if problem:
             return f"tile {tile}: {problem}", None
+        if _partial(header, *entry):
+            ended.add(tile)  # a partial iteration is a tile's last
     return None, tuple(entries)
+
+
+def _partial(header: Header, coding: int, payload: bytes) -> bool:
+    """Whether a (checked) payload holds only the first channels of its iteration."""
+    if coding != CODING_SEGMENTED:
+        return False
+    return entropy.known_channels(payload, header.code_channels) < header.code_channels
 
 
 def _tile_payload_problem(
     header: Header, coding: int, payload: bytes, index: int, width: int, height: int
 ) -> str | None:
-    """What is wrong with the coding-0, 1 or 3 bits of a picture or tile, or None."""
+    """What is wrong with the coding-0, 1, 3 or 4 bits of a picture or tile, or None."""
     if coding == CODING_RAW:
         expected = header.raw_payload_size(width, height)
         return None if len(payload) == expected else f"payload of {len(payload)} bytes, expected {expected}"
-    if coding in (CODING_CONTEXT, CODING_PRIOR):
+    if coding in (CODING_CONTEXT, CODING_PRIOR, CODING_SEGMENTED):
         return _coding_problem(header.version, coding) or entropy.payload_problem(
             coding, payload, header.code_shape(width, height), index
         )

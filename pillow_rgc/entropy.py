@@ -59,7 +59,11 @@ from .rans import (
 RAW = 0
 CONTEXT = 1
 PRIOR = 3
-CODINGS = (RAW, CONTEXT, PRIOR)
+SEGMENTED = 4
+CODINGS = (RAW, CONTEXT, PRIOR, SEGMENTED)
+
+PARTIAL_SEGMENTS = 8
+"""Segments per iteration in this writer's coding-4 payloads: a partial iteration ends after any eighth."""
 
 PHASE_OFFSET = (0, 3, 8, 15)
 """Context of a phase's cells: PHASE_OFFSET[phase] + the sum of the known 4-neighbours."""
@@ -289,6 +293,17 @@ def encode_bitplane(
         if prior is not None and prior.channels == bits.shape[0]:
             candidates.append((PRIOR, prior_coding.encode_prior(bits, earlier, prior)))
     return min(candidates, key=lambda candidate: len(candidate[1]))
+
+
+def segment_channels(channels: int) -> int:
+    """Channels per segment of this writer's coding-4 payloads."""
+    return -(-channels // PARTIAL_SEGMENTS)
+
+
+def encode_partial(bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior, segments: int) -> bytes:
+    """The coding-4 payload of the first ``segments`` of ``bits``'s segments (a partial last iteration)."""
+    size = segment_channels(len(bits))
+    return prior_coding.encode_segmented(bits, earlier, prior, size, segments)
 
 
 def encode_context(bits: np.ndarray, earlier: list[np.ndarray]) -> bytes:
@@ -533,8 +548,8 @@ def payload_problem(coding: int, payload: bytes, shape: tuple[int, int, int], in
     if coding == RAW:
         expected = -(-shape[0] * shape[1] * shape[2] // 8)
         return None if len(payload) == expected else f"payload of {len(payload)} bytes, expected {expected}"
-    if coding == PRIOR:
-        return prior_coding.payload_problem(payload)
+    if coding in (PRIOR, SEGMENTED):
+        return prior_coding.payload_problem(coding, payload, shape[0])
     if coding != CONTEXT:
         return f"unsupported coding {coding}"
     try:
@@ -542,6 +557,11 @@ def payload_problem(coding: int, payload: bytes, shape: tuple[int, int, int], in
     except PayloadError as error:
         return f"coding 1 payload: {error}"
     return None
+
+
+def known_channels(payload: bytes, channels: int) -> int:
+    """Channels of its iteration that a coding-4 payload holds (checked by ``payload_problem``)."""
+    return prior_coding.known_channels(payload, channels)
 
 
 def _split(payload: bytes, shape, first: bool) -> tuple[_Model, np.ndarray]:
@@ -558,7 +578,10 @@ def decode_bitplane(
     prior: ContextPrior | None = None,
 ) -> np.ndarray:
     """The bitplane (boolean, True for +1) of one ``ITER`` payload; ``earlier`` and ``prior`` as in
-    ``encode_bitplane`` (coding 3 needs the prior of the model that wrote the file)."""
+    ``encode_bitplane`` (codings 3 and 4 need the prior of the model that wrote the file).
+
+    A partial coding-4 payload gives only its first channels: a shorter array.
+    """
     shape = tuple(int(n) for n in shape)
     if coding == RAW:
         count = shape[0] * shape[1] * shape[2]
@@ -567,9 +590,13 @@ def decode_bitplane(
         return np.unpackbits(np.frombuffer(payload, np.uint8), count=count).reshape(shape).astype(bool)
     if any(np.shape(plane) != shape for plane in earlier[-1:]):
         raise ValueError(f"the previous bitplane has shape {np.shape(earlier[-1])}, not {shape}")
-    if coding == PRIOR:
+    if coding in (PRIOR, SEGMENTED):
         if prior is None:
-            raise PayloadError("coding 3 needs a model with a context prior, and the file's model has none")
+            raise PayloadError(
+                f"coding {coding} needs a model with a context prior, and the file's model has none"
+            )
+        if coding == SEGMENTED:
+            return prior_coding.decode_segmented(payload, shape, earlier, prior)
         return prior_coding.decode_prior(payload, shape, earlier, prior)
     if coding != CONTEXT:
         raise PayloadError(f"unsupported ITER coding {coding}")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import construct
 import numpy as np
 
 from .rans import (
@@ -59,6 +60,12 @@ RING = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx)
 
 CROSS = ((-1, 0), (1, 0), (0, -1), (0, 1))
 DIAGONAL = ((-1, -1), (-1, 1), (1, -1), (1, 1))
+
+SEGMENT_CHANNELS = construct.Int8ub
+"""Coding 4: the payload's first byte, channels per segment (1 to the code's channels)."""
+
+SEGMENT_LENGTH = construct.Int32ub
+"""Coding 4: in front of each segment, the bytes of its coded words."""
 
 
 def feature_count(channels: int) -> int:
@@ -226,22 +233,86 @@ def coding_order(rows: int, columns: int) -> np.ndarray:
     return np.argsort(phase_of(rows, columns).ravel(), kind="stable")
 
 
-def encode_prior(bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior) -> bytes:
-    """The coding-3 payload of a bitplane (``earlier``: the bitplanes of the iterations before it)."""
+def _ordered(
+    bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior
+) -> tuple[np.ndarray, np.ndarray]:
+    """(channels, cells) bits and their logits, each channel's cells in coding order."""
     bits = np.asarray(bits, bool)
     channels, rows, columns = bits.shape
     order = coding_order(rows, columns)
     logits = cell_logits(bits, earlier, prior).reshape(channels, -1)[:, order]
-    return encode_words(bits.reshape(channels, -1)[:, order], logits)
+    return bits.reshape(channels, -1)[:, order], logits
 
 
-def payload_problem(payload: bytes) -> str | None:
-    """What is wrong with a coding-3 payload that shows without decoding it, or None."""
+def encode_prior(bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior) -> bytes:
+    """The coding-3 payload of a bitplane (``earlier``: the bitplanes of the iterations before it)."""
+    return encode_words(*_ordered(bits, earlier, prior))
+
+
+def segment_count(channels: int, segment_channels: int) -> int:
+    return -(-channels // segment_channels)
+
+
+def encode_segmented(
+    bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior, segment_channels: int, segments: int
+) -> bytes:
+    """The coding-4 payload of the first ``segments`` segments of ``segment_channels`` channels each.
+
+    Coding 3's bits, order and probabilities, but each segment is coded on its
+    own behind its length, so the payload can stop after any segment: the
+    channels after it are unknown, and the decoder network reads them as 0.
+    """
+    ordered, logits = _ordered(bits, earlier, prior)
+    if not 1 <= segments <= segment_count(len(ordered), segment_channels):
+        raise ValueError(f"{segments} segments of {segment_channels} channels for {len(ordered)} channels")
+    parts = [SEGMENT_CHANNELS.build(segment_channels)]
+    for first in range(0, segments * segment_channels, segment_channels):
+        last = min(first + segment_channels, len(ordered))
+        words = encode_words(ordered[first:last], logits[first:last])
+        parts += [SEGMENT_LENGTH.build(len(words)), words]
+    return b"".join(parts)
+
+
+def segments_of(payload: bytes, channels: int) -> list[tuple[int, np.ndarray]]:
+    """(channels, coded words) of each segment of a coding-4 payload, checked without decoding."""
+    if not payload:
+        raise PayloadError("empty coding 4 payload")
+    segment_channels = SEGMENT_CHANNELS.parse(payload)
+    if not 1 <= segment_channels <= channels:
+        raise PayloadError(f"{segment_channels} channels per segment, outside 1 .. {channels}")
+    segments, offset, first = [], SEGMENT_CHANNELS.sizeof(), 0
+    while offset < len(payload):
+        if first >= channels:
+            raise PayloadError(f"data after the last of {segment_count(channels, segment_channels)} segments")
+        if offset + SEGMENT_LENGTH.sizeof() > len(payload):
+            raise PayloadError("the payload ends inside a segment length")
+        length = SEGMENT_LENGTH.parse(payload[offset:])
+        offset += SEGMENT_LENGTH.sizeof()
+        if offset + length > len(payload):
+            raise PayloadError(f"segment {len(segments)} claims {length} bytes, beyond the payload")
+        count = min(segment_channels, channels - first)
+        segments.append((count, coded_words(payload[offset : offset + length])))
+        offset, first = offset + length, first + count
+    if not segments:
+        raise PayloadError("a coding 4 payload without a segment")
+    return segments
+
+
+def payload_problem(coding: int, payload: bytes, channels: int) -> str | None:
+    """What is wrong with a coding-3 or coding-4 payload that shows without decoding it, or None."""
     try:
-        coded_words(payload)
+        if coding == 3:
+            coded_words(payload)
+        else:
+            segments_of(payload, channels)
     except PayloadError as error:
-        return f"coding 3 payload: {error}"
+        return f"coding {coding} payload: {error}"
     return None
+
+
+def known_channels(payload: bytes, channels: int) -> int:
+    """Channels a (checked) coding-4 payload holds: fewer than ``channels`` for a partial iteration."""
+    return sum(count for count, _ in segments_of(payload, channels))
 
 
 def _decoded_before(phase: int, offsets) -> list[tuple[int, int]]:
@@ -267,10 +338,20 @@ def _group_views(rows: int, columns: int) -> list[tuple]:
 
 def decode_prior(payload: bytes, shape, earlier: list[np.ndarray], prior: ContextPrior) -> np.ndarray:
     """The bitplane (boolean, True for +1) of a coding-3 payload."""
+    return _decode(shape, earlier, prior, [(shape[0], coded_words(payload))])
+
+
+def decode_segmented(payload: bytes, shape, earlier: list[np.ndarray], prior: ContextPrior) -> np.ndarray:
+    """The known channels (boolean, True for +1) of a coding-4 payload: all of ``shape``'s, or a prefix."""
+    return _decode(shape, earlier, prior, segments_of(payload, shape[0]))
+
+
+def _decode(shape, earlier: list[np.ndarray], prior: ContextPrior, segments) -> np.ndarray:
+    """The channels of ``segments`` ((channels, coded words) in channel order), each its own rANS stream."""
     channels, rows, columns = shape
     if channels != prior.channels:
         raise PayloadError(f"{channels} code channels, but the context prior is for {prior.channels}")
-    coder = decoder(coded_words(payload))
+    coders = [coder for count, words in segments for coder in [decoder(words)] * count]
     weights = prior.weights_for(len(earlier))
     z = history_part(weights, earlier, shape)
     done = np.zeros((3 * channels, rows, columns))  # lower_features of the channels decoded so far
@@ -278,7 +359,7 @@ def decode_prior(payload: bytes, shape, earlier: list[np.ndarray], prior: Contex
     groups = _group_views(rows, columns)
     scaled_phase = (weights["phase"] * INDEX_SCALE + INDEX_OFFSET).tolist()
     scaled_near = (weights["near"] * INDEX_SCALE).tolist()
-    for c in range(channels):
+    for c, coder in enumerate(coders):
         zc = z[c] + np.einsum("j,jyx->yx", weights["lower"][c, : 3 * c], done[: 3 * c])
         zc *= INDEX_SCALE
         near_cross, near_diagonal = scaled_near[c]
@@ -294,5 +375,6 @@ def decode_prior(payload: bytes, shape, earlier: list[np.ndarray], prior: Contex
         done[3 * c] = plane[1:-1, 1:-1]
         done[3 * c + 1] = neighbour_sum(plane, CROSS)
         done[3 * c + 2] = neighbour_sum(plane, DIAGONAL)
-    check_used_up(coder)
-    return planes[:, 1:-1, 1:-1] > 0
+        if c + 1 == len(coders) or coders[c + 1] is not coder:
+            check_used_up(coder)
+    return planes[: len(coders), 1:-1, 1:-1] > 0

@@ -1,0 +1,213 @@
+"""ITER coding 4 and partial last iterations: round trips, the rules, the writer's rate control, tiles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pillow_rgc
+from pillow_rgc import api, codec, container, entropy, models, prior_coding
+from pillow_rgc.quality import ms_ssim
+
+from .conftest import TEST_MODEL, synthetic_photo
+from .test_prior_coding import PRIOR_MODEL, random_prior, related_planes
+
+FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def whole_iterations_only(loaded, bitplanes, reconstruction, reached, room, whole):
+    """The writer's rate control before coding 4: the last iteration whole, or not at all."""
+    return whole if len(whole[1]) <= room else None
+
+
+# --- the payload -------------------------------------------------------------------
+
+
+@FAST
+@given(
+    shape=st.tuples(st.integers(1, 7), st.integers(1, 6), st.integers(1, 6)),
+    segment_channels=st.integers(1, 7),
+    seed=st.integers(0, 2**16),
+    data=st.data(),
+)
+def test_coding_4_decodes_the_channels_of_the_segments_it_holds(shape, segment_channels, seed, data):
+    channels = shape[0]
+    segment_channels = min(segment_channels, channels)
+    segments = data.draw(st.integers(1, prior_coding.segment_count(channels, segment_channels)))
+    prior = random_prior(seed, channels)
+    planes = related_planes(seed, shape, iterations=3)
+    payload = prior_coding.encode_segmented(planes[2], planes[:2], prior, segment_channels, segments)
+    known = min(segments * segment_channels, channels)
+    assert entropy.payload_problem(entropy.SEGMENTED, payload, shape, 2) is None
+    assert entropy.known_channels(payload, channels) == known
+    decoded = entropy.decode_bitplane(entropy.SEGMENTED, payload, shape, planes[:2], prior)
+    assert np.array_equal(decoded, planes[2][:known])
+
+
+def test_a_whole_coding_4_payload_holds_coding_3s_bits_at_a_few_bytes_a_segment():
+    prior = random_prior(1, 8)
+    planes = related_planes(1, (8, 12, 16), iterations=2)
+    coding3 = prior_coding.encode_prior(planes[1], planes[:1], prior)
+    coding4 = prior_coding.encode_segmented(planes[1], planes[:1], prior, 2, 4)
+    assert np.array_equal(
+        entropy.decode_bitplane(entropy.SEGMENTED, coding4, (8, 12, 16), planes[:1], prior), planes[1]
+    )
+    assert len(coding3) < len(coding4) <= len(coding3) + 1 + 4 * (4 + 8)
+
+
+def test_damaged_coding_4_payloads_are_refused_with_the_reason():
+    prior = random_prior(2, 4)
+    planes = related_planes(2, (4, 6, 6), iterations=2)
+    payload = prior_coding.encode_segmented(planes[1], planes[:1], prior, 2, 2)
+    first_length = int.from_bytes(payload[1:5], "big")
+    problems = {
+        b"": "empty",
+        b"\0" + payload[1:]: "channels per segment",
+        b"\5" + payload[1:]: "channels per segment",
+        payload[:3]: "inside a segment length",
+        payload[:-1]: "beyond the payload",
+        payload + b"\0\0\0\0": "after the last",
+        payload[:1] + (first_length + 1).to_bytes(4, "big") + payload[5 : 6 + first_length]: "multiple of 4",
+    }
+    for damaged, reason in problems.items():
+        assert reason in entropy.payload_problem(entropy.SEGMENTED, damaged, (4, 6, 6), 1)
+    words_too_many = payload[:1] + (first_length + 4).to_bytes(4, "big") + b"\0\0\0\1" + payload[5:]
+    assert entropy.payload_problem(entropy.SEGMENTED, words_too_many, (4, 6, 6), 1) is None
+    with pytest.raises(entropy.PayloadError, match="left over"):
+        entropy.decode_bitplane(entropy.SEGMENTED, words_too_many, (4, 6, 6), planes[:1], prior)
+
+
+# --- the file rules --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def partial_file() -> bytes:
+    """A file whose last iteration is partial: 3 whole iterations and the first 3 segments of the 4th."""
+    parsed = container.read(pillow_rgc.encode(synthetic_photo(96, 80), iterations=4, model=PRIOR_MODEL))
+    planes = api.read_bitplanes(parsed)
+    prior = models.load_model(PRIOR_MODEL).prior
+    payloads = [(chunk.coding, chunk.payload) for chunk in parsed.iterations[:3]]
+    payloads.append((entropy.SEGMENTED, entropy.encode_partial(planes[3], planes[:3], prior, 3)))
+    header = container.Header(**{**parsed.header.__dict__, "version": (2, 2)})
+    return container.write(header, payloads)
+
+
+def test_a_partial_last_iteration_reads_as_its_first_channels(partial_file):
+    parsed = container.read(partial_file)
+    planes = api.read_bitplanes(parsed)
+    assert [len(bits) for bits in planes] == [8, 8, 8, 3]
+    whole = pillow_rgc.encode(synthetic_photo(96, 80), iterations=4, model=PRIOR_MODEL)
+    assert np.array_equal(planes[3], api.read_bitplanes(container.read(whole))[3][:3])
+    raw_bits = [chunk["raw_bits"] for chunk in pillow_rgc.info(partial_file)["chunks"]]
+    assert raw_bits == [8 * 5 * 6] * 3 + [3 * 5 * 6]
+
+
+def test_the_decoder_network_reads_the_missing_channels_as_zero(partial_file):
+    parsed = container.read(partial_file)
+    loaded = models.load_model(PRIOR_MODEL)
+    planes = api.read_bitplanes(parsed)
+    states = loaded.zero_decoder_states(80, 96)
+    total = 0
+    for bits in planes:
+        signs = np.zeros((1, 8, *bits.shape[1:]), np.float32)
+        signs[0, : len(bits)] = np.where(bits, 1.0, -1.0)
+        delta, states = loaded.decode_step(signs, states)
+        total = total + delta
+    expected = codec.to_pixels(total, 80, 96)
+    assert np.array_equal(np.asarray(pillow_rgc.decode(partial_file)), expected)
+    assert not np.array_equal(expected, np.asarray(pillow_rgc.decode(partial_file, iterations=3)))
+
+
+def test_a_partial_iteration_before_the_last_is_refused_by_the_writer_and_the_reader(partial_file):
+    parsed = container.read(partial_file)
+    payloads = [(chunk.coding, chunk.payload) for chunk in parsed.iterations]
+    early = [payloads[0], payloads[3], payloads[2]]
+    header = container.Header(**{**parsed.header.__dict__, "iterations": 3})
+    with pytest.raises(ValueError, match="partial iteration"):
+        container.write(header, early)
+    assert "partial iteration" in container._payload_problem(header, *payloads[3], 1, set())[0]
+
+
+def test_coding_4_is_refused_in_the_first_iteration_and_before_version_2_2(partial_file):
+    parsed = container.read(partial_file)
+    payloads = [(chunk.coding, chunk.payload) for chunk in parsed.iterations]
+    header = container.Header(**{**parsed.header.__dict__, "iterations": 1})
+    with pytest.raises(ValueError, match="first iteration"):
+        container.write(header, [payloads[3]])
+    older = container.Header(**{**parsed.header.__dict__, "version": (2, 1)})
+    with pytest.raises(ValueError, match="version"):
+        container.write(older, payloads)
+    assert "needs 2.2" in container._coding_problem((2, 1), entropy.SEGMENTED)
+
+
+def test_a_reader_without_coding_4_keeps_the_whole_iterations(partial_file, monkeypatch):
+    monkeypatch.delitem(container.CODING_VERSION, container.CODING_SEGMENTED)
+    with pytest.raises(container.CorruptChunkError, match="unsupported coding 4"):
+        container.read(partial_file)
+    assert len(container.read(partial_file, on_corrupt="stop").iterations) == 3
+
+
+def test_cut_inside_the_partial_iteration_decodes_the_whole_ones(partial_file):
+    last = container.read(partial_file).iterations[-1]
+    cut = container.read(partial_file[: last.offset + last.size - 5])
+    assert not cut.complete and len(api.read_bitplanes(cut)) == 3
+
+
+# --- the writer's rate control ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def photo():
+    """Big enough that a segment's bits outweigh its few bytes of framing, with the tiny model."""
+    return synthetic_photo(512, 384, seed=3)
+
+
+def test_a_quality_target_ends_with_the_fewest_segments_that_reach_it(photo, monkeypatch):
+    target = 0.5  # the tiny test model's iteration 4 crosses it
+    data = pillow_rgc.encode(photo, quality=target, model=PRIOR_MODEL)
+    parsed = container.read(data)
+    assert parsed.header.version == (2, 2) and parsed.iterations[-1].coding == entropy.SEGMENTED
+    reached = ms_ssim(np.asarray(photo), np.asarray(pillow_rgc.decode(data)))
+    assert reached >= target
+    planes = api.read_bitplanes(parsed)
+    fewer = [*planes[:-1], planes[-1][:-1]]  # one channel (one segment of this model) less
+    short = codec.decode_pixels(models.load_model(PRIOR_MODEL), fewer, photo.height, photo.width)
+    assert ms_ssim(np.asarray(photo), short) < target
+    monkeypatch.setattr(api, "_partial_last", whole_iterations_only)
+    assert len(pillow_rgc.encode(photo, quality=target, model=PRIOR_MODEL)) > len(data)
+
+
+def test_max_bytes_fills_the_budget_with_segments(photo, monkeypatch):
+    two, three = (len(pillow_rgc.encode(photo, iterations=n, model=PRIOR_MODEL)) for n in (2, 3))
+    budget = (two + three) // 2
+    data = pillow_rgc.encode(photo, max_bytes=budget, model=PRIOR_MODEL)
+    assert len(data) <= budget
+    parsed = container.read(data)
+    assert len(parsed.iterations) == 3 and parsed.iterations[-1].coding == entropy.SEGMENTED
+    monkeypatch.setattr(api, "_partial_last", whole_iterations_only)
+    assert len(pillow_rgc.encode(photo, max_bytes=budget, model=PRIOR_MODEL)) < len(data)
+
+
+def test_models_without_a_prior_and_first_iterations_stay_whole(photo):
+    without_prior = container.read(pillow_rgc.encode(photo, quality=0.5, model=TEST_MODEL))
+    assert entropy.SEGMENTED not in [chunk.coding for chunk in without_prior.iterations]
+    first = container.read(pillow_rgc.encode(photo, quality=0.15, model=PRIOR_MODEL))
+    assert [chunk.coding for chunk in first.iterations] != [entropy.SEGMENTED]
+
+
+def test_tiles_end_with_partial_entries_where_that_pays():
+    photo = synthetic_photo(512, 256, seed=4)
+    data = pillow_rgc.encode(photo, quality=0.5, model=PRIOR_MODEL, tile_side=256)
+    parsed = container.read(data)
+    assert parsed.header.version == (3, 2)
+    ends = {}
+    for chunk in parsed.iterations:
+        for tile, entry in enumerate(chunk.tiles):
+            if entry is not None:
+                assert tile not in ends  # nothing after a tile's partial entry
+                if entry[0] == entropy.SEGMENTED:
+                    ends[tile] = chunk.index
+    assert ends
+    assert ms_ssim(np.asarray(photo), np.asarray(pillow_rgc.decode(data))) >= 0.5
