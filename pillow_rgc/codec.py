@@ -89,6 +89,7 @@ class Reconstruction:
 
     def add(self, bits: np.ndarray) -> None:
         self._before = self.value, self.states
+        self.last_channels = len(bits)
         delta, self.states = self.model.decode_step(
             _as_signs(bits, self.model.info.code_channels), self.states
         )

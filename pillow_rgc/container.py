@@ -343,7 +343,7 @@ def _coding_problem(version: tuple[int, int], coding: int) -> str | None:
 
 @dataclass(frozen=True)
 class IterationChunk:
-    """One complete, CRC-checked ITER chunk: the bits of one codec iteration."""
+    """One complete, CRC-checked ITER chunk (or the complete segments of a cut one): one iteration's bits."""
 
     index: int
     offset: int
@@ -353,6 +353,8 @@ class IterationChunk:
     chunk_index: int  # position among the file's chunks (HEAD is 0), for error messages
     tiles: tuple[tuple[int, bytes] | None, ...] | None = None
     """Coding 2: each tile's (coding, payload) in raster order, None for a tile that has ended."""
+    cut: bool = False
+    """The file ends inside this chunk: a coding-4 chunk read as its complete segments, CRC unchecked."""
 
 
 @dataclass(frozen=True)
@@ -734,7 +736,9 @@ def read(data: bytes, on_corrupt: str = "raise") -> Container:
     corrupt = None
     try:
         for chunk_type, chunk_offset, chunk_data in _chunks(io.BytesIO(data), 0, offset, len(data), walk):
-            if chunk_type == b"ITER":
+            if chunk_type == _CUT_ITER:
+                iterations += filter(None, [_cut_iteration(walk, chunk_data, chunk_offset)])
+            elif chunk_type == b"ITER":
                 iterations.append(_iteration(walk, chunk_data, chunk_offset))
             elif chunk_type == b"ALPH":
                 alpha = _alpha(walk, chunk_data, chunk_offset)
@@ -754,8 +758,9 @@ def _chunks(fp, start: int, offset: int, size: int, walk: _Walk, wanted=lambda c
 
     The walk shared by ``read`` and ``scan``: each chunk's frame is judged from
     its 8 bytes, even when the data ends inside the chunk (a cut, which ends
-    the walk); the data of the types ``wanted`` picks is read and CRC-checked,
-    the others are sought past. The walk accepts a chunk once the caller has
+    the walk; an ITER chunk cut after its frame comes last, as type
+    ``_CUT_ITER`` with the data there is); the data of the types ``wanted``
+    picks is read and CRC-checked, the others are sought past. The walk accepts a chunk once the caller has
     used it, and stops after IEND (``walk.complete``). Offsets count from
     ``start`` in ``fp``; ``size`` bytes follow it.
     """
@@ -765,6 +770,8 @@ def _chunks(fp, start: int, offset: int, size: int, walk: _Walk, wanted=lambda c
         walk.check_frame(offset, frame.length, frame.type)
         end = offset + _FRAME.sizeof() + frame.length + 4
         if end > size:
+            if frame.type == b"ITER":
+                yield _CUT_ITER, offset, fp.read(min(frame.length, size - offset - _FRAME.sizeof()))
             return
         data = None
         if wanted(frame.type):
@@ -776,6 +783,35 @@ def _chunks(fp, start: int, offset: int, size: int, walk: _Walk, wanted=lambda c
             walk.complete = True
             return
         offset = end
+
+
+_CUT_ITER = b"ITER cut"
+"""What ``_chunks`` calls an ITER chunk the data ends inside."""
+
+
+def _cut_iteration(walk: _Walk, data: bytes, offset: int) -> IterationChunk | None:
+    """The complete segments of a coding-4 ITER chunk that the file ends inside, or None.
+
+    A cut is not an error (spec: "Reading a file", 4), so a cut chunk that is not
+    coding 4, holds no complete segment or breaks a rule is ignored, as any
+    other cut chunk is. Its CRC is not there to check; each segment's coded
+    words must still be used up exactly when decoded.
+    """
+    header = walk.header
+    if header.tiled or len(data) < _ITER_FIXED:
+        return None
+    fields = _ITER.parse(data)
+    if fields.coding != CODING_SEGMENTED or fields.index != walk.iterations or not fields.index:
+        return None
+    if _coding_problem(header.version, fields.coding):
+        return None
+    payload = entropy.whole_segments(fields.payload, header.code_channels)
+    if not payload or _tile_payload_problem(
+        header, fields.coding, payload, fields.index, header.width, header.height
+    ):
+        return None
+    size = _FRAME.sizeof() + len(data)
+    return IterationChunk(fields.index, offset, size, fields.coding, payload, walk.chunk_index, cut=True)
 
 
 def _alpha(walk: _Walk, data: bytes, offset: int) -> AlphaChunk:
@@ -886,13 +922,16 @@ def scan(fp, on_corrupt: str = "raise") -> Scan:
     walk = _Walk(header)
     ancillary: dict[str, bytes] = {}
     corrupt = None
+    cut = False  # the file ends inside a coding-4 ITER chunk, after a complete segment
 
     def metadata(chunk_type: bytes) -> bool:
         return _type_name(chunk_type) in KNOWN_ANCILLARY
 
     try:
-        for chunk_type, _, chunk_data in _chunks(fp, start, offset, size, walk, metadata):
-            if chunk_data is not None:
+        for chunk_type, chunk_offset, chunk_data in _chunks(fp, start, offset, size, walk, metadata):
+            if chunk_type == _CUT_ITER:
+                cut = _cut_iteration(walk, chunk_data, chunk_offset) is not None
+            elif chunk_data is not None:
                 ancillary[_type_name(chunk_type)] = chunk_data
     except CorruptChunkError as error:
         if on_corrupt == "raise" or not walk.iterations:
@@ -900,7 +939,7 @@ def scan(fp, on_corrupt: str = "raise") -> Scan:
         corrupt = str(error)
     if not walk.iterations:
         raise _truncated(size)
-    return Scan(header, walk.iterations, walk.complete, ancillary, corrupt)
+    return Scan(header, walk.iterations + cut, walk.complete, ancillary, corrupt)
 
 
 # --- truncation --------------------------------------------------------------
@@ -912,30 +951,41 @@ def truncate(data: bytes, iterations: int | None = None, max_bytes: int | None =
     Keeps the first ``iterations`` ITER chunks, or as many as fit in
     ``max_bytes`` (the whole output, IEND included), the smaller when both are
     given, and every chunk between HEAD and the last kept ITER verbatim
-    (ancillary chunks included).  The HEAD ``iterations`` field is set to the
-    number kept (and its CRC recomputed), so the result reads as complete
+    (ancillary chunks included). When ``max_bytes`` stops it at a coding-4
+    chunk (of a one-tile picture), the complete segments of that chunk that
+    fit make a partial last iteration. The HEAD ``iterations`` field is set to
+    the number kept (and its CRC recomputed), so the result reads as complete
     rather than cut: this is how a progressive file is trimmed to a bit budget.
     ``data`` may itself be cut (asking for more iterations than it holds keeps
     them all); it must not be corrupt.
     """
     if iterations is not None and iterations < 1:
         raise ValueError(f"iterations must be at least 1, not {iterations}")
-    chunks = read(data).iterations
-    keep = len(chunks) if iterations is None else min(iterations, len(chunks))
+    parsed = read(data)
+    chunks = parsed.iterations
+    wanted = keep = len(chunks) if iterations is None else min(iterations, len(chunks))
     if max_bytes is not None:
-        sizes = [chunk.offset + chunk.size + len(_IEND) for chunk in chunks[:keep]]
+        sizes = [chunk.offset + chunk.size + len(_IEND) for chunk in chunks[:wanted]]
         keep = sum(1 for size in sizes if size <= max_bytes)
         if not keep:
             raise ValueError(f"not even one iteration fits in {max_bytes} bytes (needs {sizes[0]})")
+    last = chunks[keep - 1]
+    cut = []
+    if keep < wanted:  # max_bytes stopped it: a coding-4 chunk may still give its first segments
+        cut = _segments_that_fit(parsed.header, chunks[keep], max_bytes - sizes[keep - 1])
     _, head_end = _read_head(data)
     head = _HEAD.parse(_CHUNK.parse(data[len(SIGNATURE) : head_end]).data)
-    head.iterations = keep
-    last = chunks[keep - 1]
-    return b"".join(
-        [
-            SIGNATURE,
-            _chunk(b"HEAD", _HEAD.build(head)),
-            data[head_end : last.offset + last.size],
-            _IEND,
-        ]
-    )
+    head.iterations = keep + len(cut)
+    body = data[head_end : last.offset + last.size]
+    return b"".join([SIGNATURE, _chunk(b"HEAD", _HEAD.build(head)), body, *cut, _IEND])
+
+
+def _segments_that_fit(header: Header, chunk: IterationChunk, room: int) -> list[bytes]:
+    """An ITER chunk of the complete segments of coding-4 ``chunk`` that fit ``room`` more bytes, or none."""
+    if chunk.coding != CODING_SEGMENTED or header.tiled:
+        return []
+    fitting = room - _FRAME.sizeof() - _ITER_FIXED - 4  # frame, index and coding, CRC
+    payload = entropy.whole_segments(chunk.payload[: max(fitting, 0)], header.code_channels)
+    if not payload:
+        return []
+    return [_chunk(b"ITER", _ITER.build({"index": chunk.index, "coding": chunk.coding, "payload": payload}))]

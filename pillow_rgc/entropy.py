@@ -301,9 +301,11 @@ def segment_channels(channels: int) -> int:
 
 
 def encode_partial(bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior, segments: int) -> bytes:
-    """The coding-4 payload of the first ``segments`` of ``bits``'s segments (a partial last iteration)."""
+    """The coding-4 payload of the first ``segments`` of ``bits``'s segments (a partial last iteration;
+    as many as there are, or more, for the whole)."""
     size = segment_channels(len(bits))
-    return prior_coding.encode_segmented(bits, earlier, prior, size, segments)
+    count = min(segments, prior_coding.segment_count(len(bits), size))
+    return prior_coding.encode_segmented(bits, earlier, prior, size, count)
 
 
 def encode_context(bits: np.ndarray, earlier: list[np.ndarray]) -> bytes:
@@ -557,6 +559,11 @@ def payload_problem(coding: int, payload: bytes, shape: tuple[int, int, int], in
     except PayloadError as error:
         return f"coding 1 payload: {error}"
     return None
+
+
+def whole_segments(payload: bytes, channels: int) -> bytes:
+    """The complete segments at the start of a cut coding-4 payload, as a payload (b"" for none)."""
+    return prior_coding.whole_segments(payload, channels)
 
 
 def known_channels(payload: bytes, channels: int) -> int:

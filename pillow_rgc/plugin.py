@@ -227,6 +227,7 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
         icc_profile=options.get("icc_profile", im.info.get("icc_profile")),
         xmp=options.get("xmp"),
         tile_side=options.get("tile_side"),
+        segmented=options.get("segmented", False),
     )
     fp.write(data)
 

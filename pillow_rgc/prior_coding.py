@@ -298,6 +298,21 @@ def segments_of(payload: bytes, channels: int) -> list[tuple[int, np.ndarray]]:
     return segments
 
 
+def whole_segments(payload: bytes, channels: int) -> bytes:
+    """The start of a cut coding-4 payload up to its last complete segment (b"" when there is none)."""
+    if not payload or not 1 <= payload[0] <= channels:
+        return b""
+    end = offset = SEGMENT_CHANNELS.sizeof()
+    for _ in range(segment_count(channels, payload[0])):
+        if offset + SEGMENT_LENGTH.sizeof() > len(payload):
+            break
+        offset += SEGMENT_LENGTH.sizeof() + SEGMENT_LENGTH.parse(payload[offset:])
+        if offset > len(payload):
+            break
+        end = offset
+    return payload[:end] if end > SEGMENT_CHANNELS.sizeof() else b""
+
+
 def payload_problem(coding: int, payload: bytes, channels: int) -> str | None:
     """What is wrong with a coding-3 or coding-4 payload that shows without decoding it, or None."""
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -149,10 +151,46 @@ def test_a_reader_without_coding_4_keeps_the_whole_iterations(partial_file, monk
     assert len(container.read(partial_file, on_corrupt="stop").iterations) == 3
 
 
-def test_cut_inside_the_partial_iteration_decodes_the_whole_ones(partial_file):
+def test_a_cut_inside_a_coding_4_chunk_decodes_its_complete_segments(partial_file):
+    parsed = container.read(partial_file)
+    last = parsed.iterations[-1]
+    prior = models.load_model(PRIOR_MODEL).prior
+    whole = pillow_rgc.encode(synthetic_photo(96, 80), iterations=4, model=PRIOR_MODEL)
+    planes = api.read_bitplanes(container.read(whole))
+    payloads = [(chunk.coding, chunk.payload) for chunk in parsed.iterations[:3]]
+    ends = {}  # bytes of the chunk's data -> segments complete there
+    for segments in (1, 2, 3):
+        payload = entropy.encode_partial(planes[3], planes[:3], prior, segments)
+        ends[container._ITER_FIXED + len(payload)] = (segments, payload)
+    for data_bytes in range(1, last.size - 8):  # every cut inside the chunk, its CRC included
+        cut = partial_file[: last.offset + 8 + data_bytes]
+        held = [(n, p) for end, (n, p) in ends.items() if end <= data_bytes]
+        scanned = container.scan(io.BytesIO(cut))
+        parsed_cut = container.read(cut)
+        assert not parsed_cut.complete and scanned.iterations == len(parsed_cut.iterations) == 3 + bool(held)
+        if held:
+            segments, payload = held[-1]
+            assert parsed_cut.iterations[-1].cut and len(api.read_bitplanes(parsed_cut)[-1]) == segments
+            header = container.Header(**{**parsed.header.__dict__, "version": (2, 2)})
+            made = container.write(header, [*payloads, (entropy.SEGMENTED, payload)])
+            assert np.array_equal(np.asarray(pillow_rgc.decode(cut)), np.asarray(pillow_rgc.decode(made)))
+
+
+def test_a_cut_inside_a_coding_3_chunk_still_ends_at_the_chunk_before():
+    data = pillow_rgc.encode(synthetic_photo(96, 80), iterations=3, model=PRIOR_MODEL)
+    last = container.read(data).iterations[-1]
+    assert last.coding == entropy.PRIOR
+    assert len(container.read(data[: last.offset + last.size - 2]).iterations) == 2
+
+
+def test_a_stream_decoder_redoes_a_cut_iteration_when_the_rest_arrives(partial_file):
     last = container.read(partial_file).iterations[-1]
-    cut = container.read(partial_file[: last.offset + last.size - 5])
-    assert not cut.complete and len(api.read_bitplanes(cut)) == 3
+    cut = partial_file[: last.offset + last.size - 5]  # a byte short of the last segment, and no CRC
+    decoder = api.Decoder(container.read(cut).header)
+    decoder.pixels(container.read(cut))
+    assert decoder.reconstruction.last_channels < 3
+    more = decoder.pixels(container.read(partial_file))
+    assert np.array_equal(more, np.asarray(pillow_rgc.decode(partial_file)))
 
 
 # --- the writer's rate control ------------------------------------------------------------
@@ -211,3 +249,64 @@ def test_tiles_end_with_partial_entries_where_that_pays():
                     ends[tile] = chunk.index
     assert ends
     assert ms_ssim(np.asarray(photo), np.asarray(pillow_rgc.decode(data))) >= 0.5
+
+
+# --- segmented files: cut anywhere ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def segmented(photo) -> bytes:
+    return pillow_rgc.encode(photo, iterations=4, model=PRIOR_MODEL, segmented=True)
+
+
+def test_segmented_files_hold_the_same_bits_in_coding_4_for_a_few_percent(photo, segmented):
+    plain = pillow_rgc.encode(photo, iterations=4, model=PRIOR_MODEL)
+    parsed = container.read(segmented)
+    assert [chunk.coding for chunk in parsed.iterations][1:] == [entropy.SEGMENTED] * 3
+    assert parsed.iterations[0].coding != entropy.SEGMENTED
+    planes, plain_planes = (api.read_bitplanes(container.read(data)) for data in (segmented, plain))
+    assert all(np.array_equal(a, b) for a, b in zip(planes, plain_planes))
+    segment_framing = 4 + 8  # its length, and at most two words more to end its own rANS stream
+    assert len(plain) < len(segmented) <= len(plain) + 3 * (1 + 8 * segment_framing)
+
+
+def test_truncating_a_segmented_file_keeps_the_segments_that_fit(segmented):
+    chunks = container.read(segmented).iterations
+    full = api.read_bitplanes(container.read(segmented))
+    for max_bytes in range(chunks[1].offset + 20, len(segmented), 97):
+        data = pillow_rgc.truncate(segmented, max_bytes=max_bytes)
+        parsed = container.read(data)
+        assert len(data) <= max_bytes and parsed.complete
+        planes = api.read_bitplanes(parsed)
+        assert all(np.array_equal(a, b[: len(a)]) for a, b in zip(planes, full))
+        last = chunks[len(planes) - 1]
+        if len(planes[-1]) < 8:  # one more segment (of this model's 1 channel) would not have fit
+            segments = prior_coding.segments_of(last.payload, 8)
+            assert len(data) + 4 + len(segments[len(planes[-1])][1]) * 4 > max_bytes
+
+
+def test_truncating_to_iterations_never_adds_a_partial_one(segmented):
+    parsed = container.read(pillow_rgc.truncate(segmented, iterations=2, max_bytes=len(segmented)))
+    assert [len(bits) for bits in api.read_bitplanes(parsed)] == [8, 8]
+
+
+def test_the_plugin_and_the_command_line_write_segmented_files(photo, tmp_path):
+    from pillow_rgc import cli
+
+    photo.save(tmp_path / "a.rgc", model=PRIOR_MODEL, iterations=3, segmented=True)
+    photo.save(tmp_path / "a.png")
+    cli.main(
+        [
+            "encode",
+            str(tmp_path / "a.png"),
+            str(tmp_path / "b.rgc"),
+            "-n",
+            "3",
+            "--model",
+            PRIOR_MODEL,
+            "--segmented",
+        ]
+    )
+    for name in ("a.rgc", "b.rgc"):
+        codings = [chunk["coding"] for chunk in pillow_rgc.info((tmp_path / name).read_bytes())["chunks"]]
+        assert codings[1:] == [entropy.SEGMENTED] * 2
