@@ -5,6 +5,12 @@ All photos are decoded once into memory (a few hundred photos of at most
 "high-entropy" ones, the most detailed of a few random candidates, as the
 paper samples the patches that PNG compresses worst: flat sky teaches the
 codec little.
+
+``downscale=2`` halves every photo that stays big enough for a patch (with
+Lanczos filtering, as learned-compression work does with its training sets):
+the training photos here are all JPEGs, whose finest detail is the coder's
+quantisation noise; halving them averages that away and leaves real detail at
+the pixel scale, as in the PNG photos the codec is judged on.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from .photos import list_images, load_rgb
 
@@ -20,8 +27,11 @@ from .photos import list_images, load_rgb
 class PatchSampler:
     """Random (N,3,P,P) float patches in [-0.5, 0.5] from photos held in memory."""
 
-    def __init__(self, folder: str | Path, patch: int, seed: int = 0, candidates: int = 4):
-        self.photos = [p for p in map(load_rgb, list_images(folder)) if min(p.shape[:2]) >= patch]
+    def __init__(
+        self, folder: str | Path, patch: int, seed: int = 0, candidates: int = 4, downscale: int = 1
+    ):
+        photos = (_downscaled(photo, downscale, patch) for photo in map(load_rgb, list_images(folder)))
+        self.photos = [p for p in photos if min(p.shape[:2]) >= patch]
         if not self.photos:
             raise ValueError(f"no image in {folder} is at least {patch}x{patch}")
         self.patch = patch
@@ -48,3 +58,12 @@ class PatchSampler:
             crops.append(crop)
         array = np.stack(crops).astype(np.float32) / 255.0 - 0.5
         return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
+
+
+def _downscaled(photo: np.ndarray, factor: int, patch: int) -> np.ndarray:
+    """``photo`` shrunk ``factor`` times when a patch still fits in it, else as it is."""
+    height, width = photo.shape[:2]
+    if factor == 1 or min(height, width) // factor < patch:
+        return photo
+    image = Image.fromarray(photo).resize((width // factor, height // factor), Image.Resampling.LANCZOS)
+    return np.asarray(image)

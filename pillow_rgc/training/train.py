@@ -111,6 +111,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--patch", type=int, default=64)
     p.add_argument("--iterations", type=int, default=12, help="iterations unrolled per step")
+    p.add_argument(
+        "--downscale",
+        type=int,
+        default=1,
+        help="halve (2) the training photos that stay big enough for a patch (JPEG noise away)",
+    )
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument(
         "--ms-ssim-weight", type=float, default=0.0, help="weight of the (1 - MS-SSIM) term beside L1"
@@ -240,7 +246,7 @@ def train(args: argparse.Namespace) -> Path:
     run.mkdir(parents=True, exist_ok=True)
     model, optimizer, progress = build_model(args, run)
     torch.manual_seed(args.seed + progress.step)
-    sampler = PatchSampler(args.images, args.patch, seed=args.seed + progress.step)
+    sampler = PatchSampler(args.images, args.patch, seed=args.seed + progress.step, downscale=args.downscale)
     crops = validation_crops(args.val) if args.val else None
     log = open(run / "train.log", "a", buffering=1)
     log.write(json.dumps({"event": "start", "step": progress.step, "args": vars(args)}) + "\n")
