@@ -114,6 +114,22 @@ def test_training_with_the_straight_through_binarizer(tmp_path, photos):
     assert torch.load(weights, weights_only=True)["step"] == 1
 
 
+def test_downscaled_patches_come_from_halved_photos_where_a_patch_still_fits(tmp_path):
+    from pillow_rgc.training.data import PatchSampler
+
+    synthetic_photo(96, 80).save(tmp_path / "big.png")
+    synthetic_photo(48, 40, seed=1).save(tmp_path / "small.png")
+    full, halved = (PatchSampler(tmp_path, 32, downscale=factor) for factor in (1, 2))
+    assert sorted(p.shape for p in full.photos) == [(40, 48, 3), (80, 96, 3)]
+    assert sorted(p.shape for p in halved.photos) == [(40, 48, 3), (40, 48, 3)]  # the small one stays whole
+    assert halved.batch(4).shape == (4, 3, 32, 32)
+
+
+def test_training_on_downscaled_photos(tmp_path, photos):
+    weights = run_training(photos, tmp_path / "run", 1, "--downscale", "2", "--patch", "16")
+    assert torch.load(weights, weights_only=True)["step"] == 1
+
+
 def test_learning_rate_warms_up_then_decays():
     rates = [train.learning_rate(s, 1000, 1e-3) for s in (0, 199, 600, 1000)]
     assert (
