@@ -1,23 +1,30 @@
-"""(Re)generate the conformance vectors: ``spec/vectors/*.rgc``, their expected pixels and ``manifest.json``.
+"""(Re)generate the conformance vectors: ``spec/vectors/*.rgc``, their expected pixels and the manifests.
 
     python spec/make_vectors.py
 
 Run it only on a deliberate format change (and add a changelog entry to
 ``spec/rgc.md``): the vectors pin what every reader must do with these exact
-bytes, so they are not rebuilt casually.  They are bound to the frozen model
-``rgc-tiny-test``.
+bytes, so they are not rebuilt casually.  The vectors of ``manifest.json`` are
+bound to the frozen model ``rgc-tiny-test``; those of ``manifest-prior.json``
+(coding 3, versions 2.1 and 3.1) and ``manifest-segmented.json`` (coding 4,
+versions 2.2 and 3.2) to ``rgc-tiny-test-prior``, the same graphs with a frozen
+context prior.
 
 Two steps, kept apart on purpose:
 
-1. ``encode_sources``: six pictures made here (gradients, shapes and seeded
+1. ``encode_sources``: pictures made here (gradients, shapes and seeded
    noise, no input files) are encoded with ``pillow_rgc.encode``: three 1.0
    files, a 2.0 file whose iterations are all stored with coding 1 (context-coded
-   bits) and two 2.0 files with alpha (RGBA, LA).  This step runs float networks,
+   bits) and two 2.0 files with alpha (RGBA, LA), a tiled 3.0 file, and the
+   sources of the other manifests (``PRIOR_SOURCES``, ``SEGMENTED_SOURCES``,
+   encoded with ``rgc-tiny-test-prior``).  This step runs float networks,
    so on another machine it may give other bits: the committed files are the
    reference, not this step.
-2. ``derive``: every other vector (cut, damaged, re-wrapped) is made from the
-   bytes of ``rgb-48x40-4it.rgc``, ``rgb-256x192-coding1-4it.rgc`` or
-   ``rgba-24x20-3it.rgc`` with plain byte surgery (``struct`` and ``zlib``'s
+2. ``derive`` (``derive_prior``, ``derive_segmented``): every other vector
+   (cut, damaged, re-wrapped, truncated) is made from the bytes of the base
+   files (``BASE``, ``CODING1_BASE``, ``ALPHA_BASE``, ``TILED_BASE``,
+   ``PRIOR_BASE``, ``PRIOR_TILED_BASE``, ``SEGMENTED_BASE``,
+   ``PARTIAL_TILED_BASE``) with plain byte surgery (``struct`` and ``zlib``'s
    checksums, independent of the module under test; zlib streams are built by
    hand from stored blocks, so no compressor is involved).  This step is exact,
    so ``tests/test_conformance.py`` checks that the committed derived files are
@@ -27,7 +34,11 @@ Expected outcomes are written by hand from ``spec/rgc.md``; the script then
 checks each one against ``pillow_rgc.container`` and refuses to write vectors
 that the reference reader disagrees with.  The decoded bits of every coding-1
 chunk are also checked against ``spec_coding1_bits``, a plain transcription of
-the spec's *Context-coded payload* that shares no code with ``entropy.py``.
+the spec's *Context-coded payload* that shares no code with ``entropy.py``, and
+those of every coding-3 and coding-4 chunk (and of the complete segments of a
+cut coding-4 chunk) against ``spec_coding3_bits`` and ``spec_coding4_bits``,
+transcriptions of *Prior-coded payload* and *Segmented prior-coded payload*
+that share no code with ``prior_coding.py``.
 """
 
 from __future__ import annotations
@@ -79,6 +90,17 @@ PRIOR_BASE = "prior-rgb-256x192-coding3-4it.rgc"
 """The 2.1 vector whose every ITER uses coding 3; the coding-3 cut and damaged vectors are made from it."""
 PRIOR_TILED_BASE = "prior-tiled-rgb-160x96-4it.rgc"
 """The 3.1 vector in tiles whose entries use coding 3 (the tiled coding-3 vectors are made from it)."""
+
+SEGMENTED_MANIFEST = VECTORS / "manifest-segmented.json"
+SEGMENTED_FORMAT_VERSION = "3.2"
+"""The format version the coding-4 vectors test (files of 2.2 and 3.2; bound to ``PRIOR_MODEL`` too)."""
+SEGMENTED_BASE = "prior-rgb-256x192-coding4-4it.rgc"
+"""The 2.2 vector whose every ITER after the first uses coding 4; the coding-4 cut and damaged vectors are
+made from it."""
+PARTIAL_BASE = "prior-rgb-256x192-partial-2it.rgc"
+"""The 2.2 vector that a quality target ends with a partial last iteration."""
+PARTIAL_TILED_BASE = "prior-tiled-rgb-160x96-partial-4it.rgc"
+"""The 3.2 vector with a partial (coding-4) tile entry; the tiled coding-4 vectors are made from it."""
 
 PIXEL_TOLERANCE = {"max_abs": 2, "mean_abs": 0.05}
 """Decoded pixels may differ from the expected PNG by this much (float networks round differently)."""
@@ -223,6 +245,9 @@ SOURCES = {
 SOURCE_OPTIONS = {
     TILED_BASE: {"tile_side": 32, "quality": 0.8},
     PRIOR_TILED_BASE: {"tile_side": 64, "quality": 0.8},
+    SEGMENTED_BASE: {"segmented": True},
+    PARTIAL_BASE: {"quality": 0.56},
+    PARTIAL_TILED_BASE: {"tile_side": 64, "quality": 0.46},
 }
 """Writer options beyond the iteration count, per source."""
 ALPHA_PLANES = {ALPHA_BASE: rgba_alpha, "la-19x13-2it.rgc": la_alpha}
@@ -245,6 +270,32 @@ PRIOR_SOURCES = {
     ),
 }
 """The coding-3 sources, encoded with ``PRIOR_MODEL``."""
+
+
+SEGMENTED_SOURCES = {
+    SEGMENTED_BASE: (
+        scene_picture,
+        4,
+        "format 2.2, RGB 256x192: the coding-3 vector's picture, every ITER after the first stored with "
+        "coding 4 (segmented prior-coded bits, 8 segments of 1 channel; the base of the coding-4 vectors)",
+    ),
+    PARTIAL_BASE: (
+        scene_picture,
+        2,
+        "format 2.2, RGB 256x192: the coding-3 vector's picture at quality 0.56, which ITER 1 reaches with "
+        "its first 3 channels: ITER 1 is partial, coding 4 with 3 of its 8 segments (the same bytes as the "
+        "coding-4 vector truncated to this size)",
+    ),
+    PARTIAL_TILED_BASE: (
+        lambda: tiled_picture(160, 96),
+        4,
+        "format 3.2, RGB 160x96 in 3x2 tiles, cores of 64x48 overlapping by 16: the tiled coding-3 vector's "
+        "picture at quality 0.46; tile 0 ends in ITER 1 with a partial coding-4 entry (1 of its 8 "
+        "segments), tile 3 goes on to ITER 3, the others end after ITER 0 (the base of the tiled coding-4 "
+        "vectors)",
+    ),
+}
+"""The coding-4 sources, encoded with ``PRIOR_MODEL`` (under ``SOURCE_OPTIONS``)."""
 
 
 def encode_sources(sources: dict = SOURCES, model: str = MODEL) -> dict[str, bytes]:
@@ -560,10 +611,25 @@ def spec_coding3_bits(
     """
     if prior is None:
         raise SpecPayloadError("coding 3 in a file whose model has no context prior")
+    return spec_prior_bits([(shape[0], payload)], shape, earlier, prior)
+
+
+def spec_prior_bits(
+    segments: list[tuple[int, bytes]],
+    shape: tuple[int, int, int],
+    earlier: list[np.ndarray],
+    prior: list[int],
+) -> np.ndarray:
+    """The known channels of an iteration whose channels are coded in ``segments`` with coding 3's rules.
+
+    ``segments`` are (channel count, coded words) in channel order, each its own
+    stream of words decoded afresh (coding 3: one segment of every channel;
+    coding 4: the payload's segments). Gives the channels the segments hold, all
+    of ``shape``'s or its first ones (a partial iteration).
+    """
     channels, rows, columns = shape
     features = 22 + 7 * channels
     block = min(len(earlier), len(prior) // (channels * features) - 1)
-    words = SpecWords(payload)
     sign = np.zeros(shape, np.int64)  # this iteration; 0: not decoded yet
 
     def phase(y: int, x: int) -> int:
@@ -577,46 +643,117 @@ def spec_coding3_bits(
             return int(sign[c, y, x])
         return 1 if earlier[-k][c, y, x] else -1
 
-    for c in range(channels):
-        q = prior[(block * channels + c) * features : (block * channels + c + 1) * features]
-        for phi in range(4):
-            for y in range(rows):
-                for x in range(columns):
-                    if phase(y, x) != phi:
-                        continue
-                    f = [0] * features
-                    for k in range(1, 9):
-                        f[k - 1] = s(k, c, y, x)
-                    for k in range(1, 4):
+    first = 0
+    for count, payload in segments:
+        words = SpecWords(payload)
+        for c in range(first, first + count):
+            q = prior[(block * channels + c) * features : (block * channels + c + 1) * features]
+            for phi in range(4):
+                for y in range(rows):
+                    for x in range(columns):
+                        if phase(y, x) != phi:
+                            continue
+                        f = [0] * features
+                        for k in range(1, 9):
+                            f[k - 1] = s(k, c, y, x)
+                        for k in range(1, 4):
+                            for other in range(channels):
+                                f[8 + (k - 1) * channels + other] = s(k, other, y, x)
+                        for r, (dy, dx) in enumerate(RING):
+                            f[8 + 3 * channels + r] = s(1, c, y + dy, x + dx)
                         for other in range(channels):
-                            f[8 + (k - 1) * channels + other] = s(k, other, y, x)
-                    for r, (dy, dx) in enumerate(RING):
-                        f[8 + 3 * channels + r] = s(1, c, y + dy, x + dx)
-                    for other in range(channels):
-                        f[16 + 3 * channels + other] = sum(s(1, other, y + dy, x + dx) for dy, dx in RING)
-                    for other in range(c):
-                        lower = 16 + 4 * channels + 3 * other
-                        f[lower] = s(0, other, y, x)
-                        f[lower + 1] = sum(s(0, other, y + dy, x + dx) for dy, dx in CROSS)
-                        f[lower + 2] = sum(s(0, other, y + dy, x + dx) for dy, dx in DIAGONAL)
-                    f[16 + 7 * channels + phi] = 1
-                    for j, offsets in ((20, CROSS), (21, DIAGONAL)):
-                        f[j + 7 * channels] = sum(
-                            s(0, c, y + dy, x + dx) for dy, dx in offsets if phase(y + dy, x + dx) < phi
+                            f[16 + 3 * channels + other] = sum(s(1, other, y + dy, x + dx) for dy, dx in RING)
+                        for other in range(c):
+                            lower = 16 + 4 * channels + 3 * other
+                            f[lower] = s(0, other, y, x)
+                            f[lower + 1] = sum(s(0, other, y + dy, x + dx) for dy, dx in CROSS)
+                            f[lower + 2] = sum(s(0, other, y + dy, x + dx) for dy, dx in DIAGONAL)
+                        f[16 + 7 * channels + phi] = 1
+                        for j, offsets in ((20, CROSS), (21, DIAGONAL)):
+                            f[j + 7 * channels] = sum(
+                                s(0, c, y + dy, x + dx) for dy, dx in offsets if phase(y + dy, x + dx) < phi
+                            )
+                        sign[c, y, x] = words.decode(
+                            (sum(weight * value for weight, value in zip(q, f)) + 8) >> 4
                         )
-                    sign[c, y, x] = words.decode(
-                        (sum(weight * value for weight, value in zip(q, f)) + 8) >> 4
-                    )
-    words.end()
-    return sign > 0
+        words.end()  # each segment's words used up exactly
+        first += count
+    return sign[:first] > 0
+
+
+# --- coding 4 as the spec words it (shares no code with pillow_rgc.prior_coding) ---
+
+
+def spec_coding4_segments(payload: bytes, channels: int) -> list[tuple[int, bytes]]:
+    """(channel count, coded words) of each segment, by *Segmented prior-coded payload*'s layout.
+
+    Checks what the layout alone shows: segment_channels G in 1 .. C, 1 to
+    ceil(C / G) segments, each a u32 length (a multiple of 4) and as many bytes
+    of words (the last word not 0), nothing after the last segment.
+    """
+    if not payload:
+        raise SpecPayloadError("no segment_channels byte")
+    size = payload[0]
+    if not 1 <= size <= channels:
+        raise SpecPayloadError(f"segment_channels {size}, outside 1 .. {channels}")
+    segments, offset = [], 1
+    while offset < len(payload):
+        first = len(segments) * size
+        if first >= channels:
+            raise SpecPayloadError(f"more than {-(-channels // size)} segments")
+        if offset + 4 > len(payload):
+            raise SpecPayloadError("payload ends inside a segment's length")
+        (length,) = struct.unpack_from(">I", payload, offset)
+        words = payload[offset + 4 : offset + 4 + length]
+        if len(words) < length:
+            raise SpecPayloadError(f"segment {len(segments)}: {length} bytes of words, beyond the payload")
+        if length % 4 or (length and words[-4:] == bytes(4)):
+            raise SpecPayloadError(f"segment {len(segments)}: words not a multiple of 4, or last word 0")
+        segments.append((min(size, channels - first), words))
+        offset += 4 + length
+    if not segments:
+        raise SpecPayloadError("no segment")
+    return segments
+
+
+def spec_coding4_bits(
+    payload: bytes, shape: tuple[int, int, int], earlier: list[np.ndarray], prior: list[int] | None
+) -> np.ndarray:
+    """The known channels of a coding-4 payload: each segment decoded afresh with coding 3's rules."""
+    if prior is None:
+        raise SpecPayloadError("coding 4 in a file whose model has no context prior")
+    return spec_prior_bits(spec_coding4_segments(payload, shape[0]), shape, earlier, prior)
+
+
+def spec_cut_payload(data: bytes, offset: int, channels: int) -> bytes:
+    """The payload of the complete segments of the coding-4 ITER chunk at ``offset``, which ``data`` ends in.
+
+    *Reading a file*, 4: what a cut chunk's data holds (up to the end of the
+    data or of the chunk's length), up to the end of its last complete segment;
+    b"" when it holds no complete segment. Whether that breaks a rule is left to
+    ``spec_coding4_segments``.
+    """
+    (length,) = struct.unpack_from(">I", data, offset)
+    payload = data[offset + 8 + 3 : offset + 8 + length]
+    if not payload or not 1 <= payload[0] <= channels:
+        return b""
+    end = position = 1
+    while position + 4 <= len(payload):
+        position += 4 + struct.unpack_from(">I", payload, position)[0]
+        if position > len(payload):
+            break
+        end = position
+    return payload[:end] if end > 1 else b""
 
 
 def spec_bits(
     coding: int, payload: bytes, shape: tuple[int, int, int], earlier: list[np.ndarray], model_id: str
 ) -> np.ndarray:
-    """The bits of a coding-1 or coding-3 payload by the spec's own decoders."""
+    """The bits of a coding-1, 3 or 4 payload by the spec's own decoders (coding 4: its known channels)."""
     if coding == 1:
         return spec_coding1_bits(payload, shape, earlier[-1] if earlier else None)
+    if coding == 4:
+        return spec_coding4_bits(payload, shape, earlier, spec_context_prior(model_id))
     return spec_coding3_bits(payload, shape, earlier, spec_context_prior(model_id))
 
 
@@ -1152,6 +1289,201 @@ def derive_tiled_coding3(base: bytes) -> list[Vector]:
     return vectors
 
 
+def derive_segmented(bases: dict[str, bytes]) -> list[Vector]:
+    """Every coding-4 vector made from the bytes of the coding-4 base vectors (exact: no float arithmetic)."""
+    return [*derive_coding4(bases[SEGMENTED_BASE]), *derive_tiled_coding4(bases[PARTIAL_TILED_BASE])]
+
+
+def segment_ends(c: Chunk, channels: int) -> list[int]:
+    """The file offset where each segment of the coding-4 ITER chunk ``c`` ends (after its words)."""
+    end, ends = c.offset + 8 + 3 + 1, []  # after the frame, index, coding and segment_channels
+    for _, words in spec_coding4_segments(c.data[3:], channels):
+        end += 4 + len(words)
+        ends.append(end)
+    return ends
+
+
+def as_coding4(payload: bytes, channels: int) -> bytes:
+    """A coding-3 payload as the coding-4 payload of the same bits: one segment of every channel."""
+    return bytes([channels]) + struct.pack(">I", len(payload)) + payload
+
+
+TRIMMED = "prior-rgb-256x192-coding4-3it-trimmed.rgc"
+TRIMMED_SLACK = 3
+"""Bytes of its budget that the trimmed coding-4 vector leaves unused: fewer than its next segment needs."""
+
+
+def derive_coding4(base: bytes) -> list[Vector]:
+    """The vectors made from the coding-4 base: cuts inside coding-4 chunks, truncation, coding-4 rules."""
+    head, before, iters, iend = _parts(base)
+    assert not before and len(iters) == 4 and head.data[:2] == b"\x02\x02"
+    assert [c.data[2] for c in iters] == [3, 4, 4, 4], "ITER 0 in coding 3, the others in coding 4"
+    channels = head.data[11]
+    assert all(len(spec_coding4_segments(c.data[3:], channels)) == channels == 8 for c in iters[1:])
+    vectors, add = _collector(SEGMENTED_BASE)
+
+    ends = segment_ends(iters[2], channels)
+    first_words = iters[2].offset + 8 + 3 + 1 + 4
+    assert ends[0] - first_words > 2 and ends[3] - ends[2] > 6, "segments 0 and 3 of ITER 2 need words"
+    cuts = [
+        (
+            first_words + 2,
+            "in-iter2-segment0",
+            "inside the coded words of the first segment of ITER 2 (coding 4): no complete segment, so the "
+            "chunk is ignored",
+            decodes(2, False),
+        ),
+        (
+            ends[2] + 6,
+            "in-iter2-segment3",
+            "inside the coded words of segment 3 of ITER 2 (coding 4): its 3 complete segments decode as a "
+            "partial last iteration of 3 channels",
+            decodes(3, False),
+        ),
+        (
+            iters[3].end - 2,
+            "in-iter3-crc",
+            "inside the CRC of ITER 3 (coding 4): its 8 segments are complete, so it decodes whole, its CRC "
+            "unchecked",
+            decodes(4, False),
+        ),
+    ]
+    add_cuts(add, base, "cut-coding4", "the coding-4 base file", cuts)
+
+    kept = 5
+    assert ends[kept] - ends[kept - 1] > TRIMMED_SLACK
+    shortened = chunk(b"ITER", iters[2].data[: ends[kept - 1] - iters[2].offset - 8])
+    trimmed = join(with_head(head, iterations=3), *iters[:2], shortened, iend)
+    add(
+        TRIMMED,
+        trimmed,
+        f"the coding-4 base file truncated to a budget of {len(trimmed) + TRIMMED_SLACK} bytes: ITER 0 and "
+        f"ITER 1 whole, then ITER 2 rewritten with the first {kept} of its 8 segments, the most that fit "
+        "(HEAD.iterations = 3, then IEND, CRCs recomputed): complete, its last iteration partial",
+        decodes(3, True),
+    )
+
+    add(
+        "corrupt-coding4-iter0.rgc",
+        join(
+            head,
+            chunk(b"ITER", iters[0].data[:2] + b"\x04" + as_coding4(iters[0].data[3:], channels)),
+            *iters[1:],
+            iend,
+        ),
+        "ITER 0's coding-3 words re-stored as coding 4 (one segment of all 8 channels: the same bits), CRC "
+        "recomputed: coding 4 in ITER 0",
+        corrupt("ITER", iters[0].offset, "decode", 0, "coding 4"),
+    )
+    add(
+        "corrupt-coding4-version-2.1.rgc",
+        join(with_head(head, minor=1), *iters, iend),
+        "the coding-4 base file with HEAD version 2.1, CRC recomputed: coding 4 needs minor version 2",
+        corrupt("ITER", iters[1].offset, "decode", 1, "coding 4"),
+    )
+    payload = iters[1].data[3:]
+    damaged = _with_iter1_payload(head, iters, iend)
+    # where each segment's length is in ITER 1's payload (after segment_channels), then the payload's end
+    starts = [1, *(end - iters[1].offset - 8 - 3 for end in segment_ends(iters[1], channels))]
+    add(
+        "corrupt-coding4-iter1-partial.rgc",
+        damaged(payload[: starts[4]]),
+        "ITER 1 cut to its first 4 segments, CRC recomputed: a partial iteration that is not the file's last",
+        corrupt("ITER", iters[1].offset, "decode", 1),
+    )
+    add(
+        "corrupt-coding4-iter1-segment-channels-0.rgc",
+        damaged(b"\0" + payload[1:]),
+        "ITER 1's segment_channels set to 0, CRC recomputed",
+        corrupt("ITER", iters[1].offset, "decode", 1),
+    )
+    last = starts[-2]
+    (length,) = struct.unpack_from(">I", payload, last)
+    add(
+        "corrupt-coding4-iter1-segment-length.rgc",
+        damaged(payload[:last] + struct.pack(">I", length + 4) + payload[last + 4 :]),
+        f"the length of ITER 1's last segment set to {length + 4}, 4 more than its words, CRC recomputed: "
+        "the segment runs past the payload",
+        corrupt("ITER", iters[1].offset, "decode", 1),
+    )
+    add(
+        "corrupt-coding4-iter1-extra-segment.rgc",
+        damaged(payload + payload[last:]),
+        "a copy of ITER 1's last segment appended to it, CRC recomputed: 9 segments of 1 channel, for 8 "
+        "channels",
+        corrupt("ITER", iters[1].offset, "decode", 1),
+    )
+    third = starts[3]
+    (length,) = struct.unpack_from(">I", payload, third)
+    add(
+        "corrupt-coding4-iter1-extra-word.rgc",
+        damaged(payload[:third] + struct.pack(">II", length + 4, 1) + payload[third + 4 :]),
+        "one coded word too many (00 00 00 01, in front of the others) in segment 3 of ITER 1, its length 4 "
+        "more, CRC recomputed: the payload's layout is valid, but decoding segment 3 does not end with its "
+        "words used up and the state 0",
+        corrupt("ITER", iters[1].offset, "decode", 1, decode_only=True),
+    )
+    return vectors
+
+
+def derive_tiled_coding4(base: bytes) -> list[Vector]:
+    """The vectors made from the tiled coding-4 base: a cut, and the rules of coding-4 tile entries."""
+    head, before, iters, iend = _parts(base)
+    assert not before and len(iters) == 4 and head.data[:2] == b"\x03\x02"
+    entries = [tile_entries(c.data[3:]) for c in iters]
+    assert entries[0][0][4] == 3 and entries[1][0][4] == 4, "tile 0: coding 3 in ITER 0, coding 4 in ITER 1"
+    assert all(e[0] == bytes(4) for e in entries[2:]), "tile 0's partial entry in ITER 1 must be its last"
+    channels = head.data[11]
+    assert len(spec_coding4_segments(entries[1][0][5:], channels)) < channels, "tile 0's ITER 1 is partial"
+    vectors, add = _collector(PARTIAL_TILED_BASE)
+
+    after_entry = iters[1].offset + 8 + 3 + len(entries[1][0])
+    cut = [
+        (
+            after_entry + 2,
+            "in-iter1",
+            "inside ITER 1, after tile 0's complete coding-4 entry: a cut ITER of a tiled picture is ignored "
+            "whole",
+            decodes(1, False),
+        )
+    ]
+    add_cuts(add, base, "cut-tiled-coding4", "the tiled coding-4 base file", cut)
+    add(
+        "corrupt-tiled-coding4-version-3.1.rgc",
+        join(with_head(head, minor=1), *iters, iend),
+        "the tiled coding-4 base file with HEAD version 3.1, CRC recomputed: coding-4 tile entries need 3.2",
+        corrupt("ITER", iters[1].offset, "decode", 1, "coding 4"),
+    )
+
+    def with_entries(index: int, changed: list[bytes]) -> bytes:
+        """The base file with ITER ``index``'s tile entries replaced (CRC recomputed)."""
+        replaced = chunk(b"ITER", iters[index].data[:3] + b"".join(changed))
+        return join(head, *iters[:index], replaced, *iters[index + 1 :], iend)
+
+    recoded = b"\x04" + as_coding4(entries[0][0][5:], channels)
+    add(
+        "corrupt-tiled-coding4-iter0-entry.rgc",
+        with_entries(0, [struct.pack(">I", len(recoded)) + recoded, *entries[0][1:]]),
+        "tile 0's coding-3 entry in ITER 0 re-stored as coding 4 (one segment of all 8 channels: the same "
+        "bits), CRC recomputed: coding 4 in ITER 0",
+        corrupt("ITER", iters[0].offset, "decode", 0, "coding 4"),
+    )
+    n = head.data[14]
+    width, height = struct.unpack_from(">II", head.data, 2)
+    tile_width, tile_height, overlap = struct.unpack_from(">III", head.data, 47 + n)
+    stride = head.data[12]
+    cells = -(-min(width, tile_width + overlap) // stride) * -(-min(height, tile_height + overlap) // stride)
+    raw = b"\0" + bytes(-(-channels * cells // 8))  # coding 0, every bit -1
+    add(
+        "corrupt-tiled-coding4-iter2-after-partial.rgc",
+        with_entries(2, [struct.pack(">I", len(raw)) + raw, *entries[2][1:]]),
+        f"tile 0's empty entry in ITER 2 given {len(raw) - 1} bytes of coding-0 bits, CRC recomputed: tile "
+        "0's partial entry in ITER 1 must be its last",
+        corrupt("ITER", iters[2].offset, "decode", 2),
+    )
+    return vectors
+
+
 def _head_with_model(head: Chunk, model_id: bytes, model_hash: bytes) -> bytes:
     return head.data[:14] + bytes([len(model_id)]) + model_id + model_hash
 
@@ -1165,16 +1497,23 @@ def bitplanes_sha256(data: bytes, iterations: int) -> str:
     In iteration order; within an iteration of a tiled file, in tile order, the
     tiles without bits left out.
 
-    Computed from the decoded bits, so it does not depend on the payload coding.
+    Computed from the decoded bits, so it does not depend on the payload coding
+    (a partial iteration gives only its known channels).
     Cross-checked: for coding-0 chunks against the payload bytes themselves, for
-    coding-1 and coding-3 chunks against ``spec_coding1_bits`` and ``spec_coding3_bits`` (the spec's
-    decoders, bit by bit).
+    coding-1, 3 and 4 chunks against ``spec_coding1_bits``, ``spec_coding3_bits`` and ``spec_coding4_bits``
+    (the spec's decoders, bit by bit); for a cut coding-4 chunk, its complete segments are found by
+    ``spec_cut_payload``.
     """
     parsed = container.read(data)
     header = parsed.header
     tile_bitplanes = api.read_tile_bitplanes(parsed, iterations)
     packed = []
     for index, item in enumerate(parsed.iterations[:iterations]):
+        if item.cut:
+            cut = spec_cut_payload(data, item.offset, header.code_channels)
+            assert (item.coding, item.payload) == (4, cut), (
+                "the library and the spec cut the chunk differently"
+            )
         entries = item.tiles if item.tiles is not None else [(item.coding, item.payload)]
         for tile, entry, (_, _, width, height) in zip(tile_bitplanes, entries, header.tiles()):
             if entry is None:
@@ -1197,8 +1536,11 @@ def alpha_sha256(image: Image.Image) -> str | None:
     return hashlib.sha256(np.asarray(image.getchannel("A")).tobytes()).hexdigest()
 
 
-def pixel_file(source: str, iterations: int) -> str:
-    return f"{source.removesuffix('.rgc').rsplit('-', 1)[0]}.{iterations}it.png"
+def pixel_file(source: str, iterations: int, last_channels: int | None = None) -> str:
+    """The PNG of ``source``'s first iterations; ``last_channels``: the last of them partial, holding only
+    that many channels."""
+    partial = "" if last_channels is None else f"-{last_channels}ch"
+    return f"{source.removesuffix('.rgc').rsplit('-', 1)[0]}.{iterations}it{partial}.png"
 
 
 FORMAT_ERRORS = {
@@ -1270,7 +1612,7 @@ def _check_decode_only(vector: Vector) -> None:
         api.read_tile_bitplanes(good, expect["good_prefix"])
     if expect["chunk"] == "ITER":
         damaged = good.iterations[expect["good_prefix"]]
-        assert damaged.offset == expect["offset"] and damaged.coding in (1, 3), vector.name
+        assert damaged.offset == expect["offset"] and damaged.coding in (1, 3, 4), vector.name
         earlier = api.read_bitplanes(good, damaged.index) if damaged.index else []
         header = good.header
         try:
@@ -1285,21 +1627,29 @@ def decoded_entry(vector: Vector, bases: dict[str, bytes], files: dict[str, byte
     iterations = vector.expect["iterations"]
     parsed = container.read(vector.data)
     image = pillow_rgc.decode(vector.data, iterations=iterations)
-    source_image = pillow_rgc.decode(bases[vector.source], iterations=iterations)
-    assert np.array_equal(np.asarray(image), np.asarray(source_image)), vector.name
-    pixels = pixel_file(vector.source, iterations)
+    last_channels = _partial_last_channels(vector, bases[vector.source])
+    if last_channels is None:
+        source_image = pillow_rgc.decode(bases[vector.source], iterations=iterations)
+        assert np.array_equal(np.asarray(image), np.asarray(source_image)), vector.name
+    pixels = pixel_file(vector.source, iterations, last_channels)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
     if pixels not in files:
-        buffer = io.BytesIO()
-        image.save(buffer, "PNG")
         files[pixels] = buffer.getvalue()
+    elif last_channels is not None:  # the same bits as another vector's: the same pixels
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(files[pixels]))), np.asarray(image)), (
+            vector.name
+        )
     bits = bitplanes_sha256(vector.data, iterations)
-    assert bits == bitplanes_sha256(bases[vector.source], iterations), vector.name
+    if last_channels is None:
+        assert bits == bitplanes_sha256(bases[vector.source], iterations), vector.name
     entry = {
         "width": image.width,
         "height": image.height,
         "mode": image.mode,
         "version": "{}.{}".format(*parsed.header.version),
         "codings": [item.coding for item in parsed.iterations[:iterations]],
+        **({} if last_channels is None else {"last_channels": last_channels}),
         "bitplanes_sha256": bits,
         "pixels": pixels,
     }
@@ -1311,19 +1661,40 @@ def decoded_entry(vector: Vector, bases: dict[str, bytes], files: dict[str, byte
     return entry
 
 
+def _partial_last_channels(vector: Vector, source: bytes) -> int | None:
+    """The channels of the last decoded iteration of a one-tile vector when it is partial, else None.
+
+    Its bits are then the source's: the iterations before whole, the last one's first channels.
+    """
+    parsed = container.read(vector.data)
+    if parsed.header.tiled:
+        return None
+    planes = api.read_bitplanes(parsed, vector.expect["iterations"])
+    if len(planes[-1]) == parsed.header.code_channels:
+        return None
+    whole = api.read_bitplanes(container.read(source), len(planes))
+    assert all(np.array_equal(a, b[: len(a)]) for a, b in zip(planes, whole)), vector.name
+    assert all(len(a) == len(b) for a, b in zip(planes[:-1], whole)), vector.name
+    return len(planes[-1])
+
+
 def main() -> None:
     find_model(MODEL)  # fail early, naming what is installed, if a frozen model is missing
     find_model(PRIOR_MODEL)
     bases = encode_sources()
     prior_bases = encode_sources(PRIOR_SOURCES, PRIOR_MODEL)
+    segmented_bases = encode_sources(SEGMENTED_SOURCES, PRIOR_MODEL)
     for name, coding in ((CODING1_BASE, 1), (PRIOR_BASE, 3)):
         codings = [item["coding"] for item in pillow_rgc.info({**bases, **prior_bases}[name])["chunks"]]
         if codings != [coding] * len(codings):
             raise SystemExit(f"{name}: codings {codings}, expected coding {coding} for every iteration")
+    _check_segmented_sources(segmented_bases)
     _check_metadata()
     files: dict[str, bytes] = {}
     vectors = complete_vectors(bases, SOURCES) + derive(bases)
     _check_writer(bases[BASE], next(v for v in vectors if v.name == KNOWN_ANCILLARY))
+    segmented = complete_vectors(segmented_bases, SEGMENTED_SOURCES) + derive_segmented(segmented_bases)
+    _check_truncate(segmented_bases, next(v for v in segmented if v.name == TRIMMED))
     manifests = {
         MANIFEST: manifest(MODEL, FORMAT_VERSION, vectors, bases, files),
         PRIOR_MANIFEST: manifest(
@@ -1332,6 +1703,9 @@ def main() -> None:
             complete_vectors(prior_bases, PRIOR_SOURCES) + derive_prior(prior_bases),
             prior_bases,
             files,
+        ),
+        SEGMENTED_MANIFEST: manifest(
+            PRIOR_MODEL, SEGMENTED_FORMAT_VERSION, segmented, segmented_bases, files
         ),
     }
     VECTORS.mkdir(parents=True, exist_ok=True)
@@ -1386,6 +1760,35 @@ def _check_writer(base: bytes, vector: Vector) -> None:
         ancillary={"exif": exif_block(), "iccp": icc_profile(), "xmpd": XMP_PACKET},
     )
     assert written == vector.data, "container.write lays out ancillary chunks differently"
+
+
+def _check_segmented_sources(bases: dict[str, bytes]) -> None:
+    """The coding-4 sources came out as their descriptions say (this machine's float encoder decides)."""
+    expected = {
+        SEGMENTED_BASE: ("2.2", [3, 4, 4, 4], None),
+        PARTIAL_BASE: ("2.2", [3, 4], 3),
+        PARTIAL_TILED_BASE: ("3.2", [2, 2, 2, 2], None),
+    }
+    for name, (version, codings, last_channels) in expected.items():
+        info = pillow_rgc.info(bases[name])
+        found = [item["coding"] for item in info["chunks"]]
+        if (info["format_version"], found) != (version, codings):
+            raise SystemExit(f"{name}: version {info['format_version']}, codings {found}")
+        if last_channels is not None:
+            parsed = container.read(bases[name])
+            segments = spec_coding4_segments(parsed.iterations[-1].payload, parsed.header.code_channels)
+            if sum(count for count, _ in segments) != last_channels:
+                raise SystemExit(f"{name}: the last iteration does not hold {last_channels} channels")
+
+
+def _check_truncate(bases: dict[str, bytes], vector: Vector) -> None:
+    """The trimmed coding-4 vector is what ``container.truncate(..., max_bytes=...)`` makes, byte for byte;
+    so is the partial vector, from the coding-4 one (the writer's segments are the truncation's)."""
+    base = bases[SEGMENTED_BASE]
+    for budget in (len(vector.data), len(vector.data) + TRIMMED_SLACK):
+        assert container.truncate(base, max_bytes=budget) == vector.data, f"truncate to {budget} bytes"
+    partial = bases[PARTIAL_BASE]
+    assert container.truncate(base, max_bytes=len(partial)) == partial, "the partial vector is no truncation"
 
 
 def _check_metadata() -> None:

@@ -2,7 +2,8 @@
 
 ``manifest.json`` lists the vectors bound to the frozen ``rgc-tiny-test``,
 ``manifest-prior.json`` the coding-3 vectors, bound to ``rgc-tiny-test-prior``
-(the same graphs with a frozen context prior).
+(the same graphs with a frozen context prior), and ``manifest-segmented.json``
+the coding-4 vectors (versions 2.2 and 3.2), bound to ``rgc-tiny-test-prior`` too.
 
 See spec/rgc.md, "Conformance vectors".  Decoded bits are compared exactly
 (SHA-256 of the bitplanes, packed as coding 0 packs them, whatever coding the
@@ -32,7 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "spec" / "vectors"
 MANIFEST = json.loads((VECTORS / "manifest.json").read_text())
 PRIOR_MANIFEST = json.loads((VECTORS / "manifest-prior.json").read_text())
-ENTRIES = MANIFEST["vectors"] + PRIOR_MANIFEST["vectors"]
+SEGMENTED_MANIFEST = json.loads((VECTORS / "manifest-segmented.json").read_text())
+MANIFEST_FILES = ("manifest.json", "manifest-prior.json", "manifest-segmented.json")
+ENTRIES = MANIFEST["vectors"] + PRIOR_MANIFEST["vectors"] + SEGMENTED_MANIFEST["vectors"]
 TEST_MODEL = "rgc-tiny-test"
 PRIOR_MODEL = "rgc-tiny-test-prior"
 
@@ -111,7 +114,10 @@ def test_container_reads_the_exact_bitplanes(entry):
     assert parsed.corrupt is None
     assert "{}.{}".format(*header.version) == entry["version"]
     assert [item.coding for item in parsed.iterations] == entry["codings"]
-    assert bitplanes_sha256(decoded_bitplanes(parsed)) == entry["bitplanes_sha256"]
+    bitplanes = decoded_bitplanes(parsed)
+    assert bitplanes_sha256(bitplanes) == entry["bitplanes_sha256"]
+    if not header.tiled:  # a partial last iteration gives only its first channels
+        assert len(bitplanes[-1]) == entry.get("last_channels", header.code_channels)
 
 
 @pytest.mark.parametrize("entry", entries(outcome="decodes"))
@@ -255,7 +261,7 @@ def test_manifest_lists_every_file_in_the_folder_and_nothing_else():
     files = [entry["file"] for entry in ENTRIES]
     assert len(files) == len(set(files))
     listed = set(files) | {entry["pixels"] for entry in ENTRIES if "pixels" in entry}
-    on_disk = {path.name for path in VECTORS.iterdir()} - {"manifest.json", "manifest-prior.json"}
+    on_disk = {path.name for path in VECTORS.iterdir()} - set(MANIFEST_FILES)
     assert listed == on_disk
 
 
@@ -264,10 +270,13 @@ def test_manifest_entries_have_the_fields_of_their_outcome():
         assert entry["file"].endswith(".rgc") and entry["description"]
         if entry["outcome"] == "decodes":
             assert entry["iterations"] >= 1 and entry["mode"] in ("L", "LA", "RGB", "RGBA")
-            assert entry["version"] in ("1.0", "1.1", "2.0", "2.1", "3.0", "3.1"), entry
+            assert entry["version"] in ("1.0", "1.1", "2.0", "2.1", "2.2", "3.0", "3.1", "3.2"), entry
             assert len(entry["codings"]) == entry["iterations"], entry
-            allowed = {"1.0": {0}, "1.1": {0}, "2.0": {0, 1}, "2.1": {0, 1, 3}}.get(entry["version"], {2})
-            assert set(entry["codings"]) <= allowed, entry
+            allowed = {"1.0": {0}, "1.1": {0}, "2.0": {0, 1}, "2.1": {0, 1, 3}, "2.2": {0, 1, 3, 4}}
+            assert set(entry["codings"]) <= allowed.get(entry["version"], {2}), entry
+            assert entry["codings"][0] != 4, entry
+            if "last_channels" in entry:  # a partial last iteration: coding 4 without all its segments
+                assert entry["codings"][-1] == 4 and entry["last_channels"] >= 1, entry
             assert len(bytes.fromhex(entry["bitplanes_sha256"])) == 32
             assert ("alpha_sha256" in entry) == (entry["mode"] in ALPHA_MODES), entry
             if "alpha_sha256" in entry:
@@ -304,8 +313,29 @@ def test_vectors_cover_coding_3():
     assert any(entry.get("decode_only") and entry["good_prefix"] for entry in damaged)
 
 
+def test_vectors_cover_coding_4():
+    """Coding 4 whole, ending in a partial iteration, cut inside its chunks, truncated, in tiles, and its
+    rules, in their own manifest."""
+    vectors = SEGMENTED_MANIFEST["vectors"]
+    decoded = [entry for entry in vectors if entry["outcome"] == "decodes"]
+    assert {entry["version"] for entry in decoded} == {"2.2", "3.2"}
+    assert any(entry["codings"] == [3, 4, 4, 4] and entry["complete"] for entry in decoded)
+    assert any("last_channels" in entry and entry["complete"] for entry in decoded)  # written so
+    cut = [entry for entry in decoded if not entry["complete"] and entry["version"] == "2.2"]
+    assert any("last_channels" in entry for entry in cut)  # cut after some of a chunk's segments
+    assert any("last_channels" not in entry for entry in cut)  # before its first, or in its CRC
+    damaged = [entry for entry in vectors if entry.get("error") == "corrupt"]
+    assert any(entry["good_prefix"] == 0 and "coding 4" in entry["message_contains"] for entry in damaged)
+    assert any(entry.get("decode_only") and entry["good_prefix"] for entry in damaged)
+
+
 @pytest.mark.parametrize(
-    "manifest, model, version", [(MANIFEST, TEST_MODEL, "3.0"), (PRIOR_MANIFEST, PRIOR_MODEL, "3.1")]
+    "manifest, model, version",
+    [
+        (MANIFEST, TEST_MODEL, "3.0"),
+        (PRIOR_MANIFEST, PRIOR_MODEL, "3.1"),
+        (SEGMENTED_MANIFEST, PRIOR_MODEL, "3.2"),
+    ],
 )
 def test_vectors_are_bound_to_the_frozen_test_model(manifest, model, version):
     info = find_model(model)
@@ -333,9 +363,11 @@ def test_derived_vectors_are_exactly_what_make_vectors_makes_from_the_base_vecto
     monkeypatch.setitem(sys.modules, spec.name, make_vectors)  # dataclasses look their module up
     spec.loader.exec_module(make_vectors)
     by_file = {entry["file"]: entry for entry in ENTRIES}
-    sources = {**make_vectors.SOURCES, **make_vectors.PRIOR_SOURCES}
+    sources = {**make_vectors.SOURCES, **make_vectors.PRIOR_SOURCES, **make_vectors.SEGMENTED_SOURCES}
     bases = {name: (VECTORS / name).read_bytes() for name in sources}
-    derived = make_vectors.derive(bases) + make_vectors.derive_prior(bases)
+    derived = (
+        make_vectors.derive(bases) + make_vectors.derive_prior(bases) + make_vectors.derive_segmented(bases)
+    )
     assert {vector.name for vector in derived} | set(bases) == set(by_file)
     for vector in derived:
         assert (VECTORS / vector.name).read_bytes() == vector.data, vector.name
