@@ -308,7 +308,7 @@ def read_bitplanes(
 
     A payload whose damage only decoding finds is a corrupt ``ITER`` chunk; with
     ``on_corrupt="stop"`` the iterations before it are kept, if there are any.
-    Coding-3 payloads need the context prior of the file's ``model``, which is
+    Coding-3 and coding-4 payloads need the context prior of the file's ``model``, which is
     loaded (and checked against the file) when not given.
     """
     if parsed.header.tiled:
@@ -329,7 +329,7 @@ def read_tile_bitplanes(
     bitplanes: list[list[np.ndarray]] = [[] for _ in tiles]
     for index, chunk in enumerate(parsed.iterations[:iterations] if iterations else parsed.iterations):
         entries = chunk.tiles if chunk.tiles is not None else [(chunk.coding, chunk.payload)]
-        if model is None and any(entry and entry[0] == entropy.PRIOR for entry in entries):
+        if model is None and any(entry and entry[0] in entropy.PRIOR_CODINGS for entry in entries):
             model = load_model_for(header)
         prior = model.prior if model is not None else None
         try:

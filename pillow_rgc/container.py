@@ -337,7 +337,8 @@ def _coding_problem(version: tuple[int, int], coding: int) -> str | None:
         return f"unsupported coding {coding}"
     need = CODING_VERSION[coding]
     if version[0] < need[0] or version[1] < need[1]:
-        return f"coding {coding} in a version {version[0]}.{version[1]} file (needs {need[0]}.{need[1]})"
+        major = max(version[0], need[0])  # the minor version a coding needs is the same in every major
+        return f"coding {coding} in a version {version[0]}.{version[1]} file (needs {major}.{need[1]})"
     return None
 
 
@@ -489,7 +490,7 @@ def write(
         problem, _ = _payload_problem(header, coding, payload, index, ended)
         if problem:
             raise ValueError(f"iteration {index}: {problem}")
-        chunks.append(_chunk(b"ITER", _ITER.build({"index": index, "coding": coding, "payload": payload})))
+        chunks.append(_iteration_chunk(index, coding, payload))
     chunks.append(_IEND)
     return b"".join(chunks)
 
@@ -976,8 +977,15 @@ def truncate(data: bytes, iterations: int | None = None, max_bytes: int | None =
     _, head_end = _read_head(data)
     head = _HEAD.parse(_CHUNK.parse(data[len(SIGNATURE) : head_end]).data)
     head.iterations = keep + len(cut)
-    body = data[head_end : last.offset + last.size]
+    if last.cut:  # the complete segments of a cut chunk, framed anew
+        body = data[head_end : last.offset] + _iteration_chunk(last.index, last.coding, last.payload)
+    else:
+        body = data[head_end : last.offset + last.size]
     return b"".join([SIGNATURE, _chunk(b"HEAD", _HEAD.build(head)), body, *cut, _IEND])
+
+
+def _iteration_chunk(index: int, coding: int, payload: bytes) -> bytes:
+    return _chunk(b"ITER", _ITER.build({"index": index, "coding": coding, "payload": payload}))
 
 
 def _segments_that_fit(header: Header, chunk: IterationChunk, room: int) -> list[bytes]:
@@ -988,4 +996,4 @@ def _segments_that_fit(header: Header, chunk: IterationChunk, room: int) -> list
     payload = entropy.whole_segments(chunk.payload[: max(fitting, 0)], header.code_channels)
     if not payload:
         return []
-    return [_chunk(b"ITER", _ITER.build({"index": chunk.index, "coding": chunk.coding, "payload": payload}))]
+    return [_iteration_chunk(chunk.index, chunk.coding, payload)]

@@ -61,6 +61,8 @@ CONTEXT = 1
 PRIOR = 3
 SEGMENTED = 4
 CODINGS = (RAW, CONTEXT, PRIOR, SEGMENTED)
+PRIOR_CODINGS = (PRIOR, SEGMENTED)
+"""The codings that need the model's context prior."""
 
 PARTIAL_SEGMENTS = 8
 """Segments per iteration in this writer's coding-4 payloads: a partial iteration ends after any eighth."""
@@ -550,7 +552,7 @@ def payload_problem(coding: int, payload: bytes, shape: tuple[int, int, int], in
     if coding == RAW:
         expected = -(-shape[0] * shape[1] * shape[2] // 8)
         return None if len(payload) == expected else f"payload of {len(payload)} bytes, expected {expected}"
-    if coding in (PRIOR, SEGMENTED):
+    if coding in PRIOR_CODINGS:
         return prior_coding.payload_problem(coding, payload, shape[0])
     if coding != CONTEXT:
         return f"unsupported coding {coding}"
@@ -597,7 +599,7 @@ def decode_bitplane(
         return np.unpackbits(np.frombuffer(payload, np.uint8), count=count).reshape(shape).astype(bool)
     if any(np.shape(plane) != shape for plane in earlier[-1:]):
         raise ValueError(f"the previous bitplane has shape {np.shape(earlier[-1])}, not {shape}")
-    if coding in (PRIOR, SEGMENTED):
+    if coding in PRIOR_CODINGS:
         if prior is None:
             raise PayloadError(
                 f"coding {coding} needs a model with a context prior, and the file's model has none"

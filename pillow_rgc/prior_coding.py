@@ -310,6 +310,9 @@ def whole_segments(payload: bytes, channels: int) -> bytes:
         if offset > len(payload):
             break
         end = offset
+    else:
+        if end < len(payload):
+            return b""  # data after the last segment breaks a rule: the cut chunk is ignored
     return payload[:end] if end > SEGMENT_CHANNELS.sizeof() else b""
 
 

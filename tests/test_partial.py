@@ -310,3 +310,35 @@ def test_the_plugin_and_the_command_line_write_segmented_files(photo, tmp_path):
     for name in ("a.rgc", "b.rgc"):
         codings = [chunk["coding"] for chunk in pillow_rgc.info((tmp_path / name).read_bytes())["chunks"]]
         assert codings[1:] == [entropy.SEGMENTED] * 2
+
+
+def test_truncating_a_file_cut_inside_a_coding_4_chunk_gives_a_complete_file(segmented):
+    last = container.read(segmented).iterations[-1]
+    cut = segmented[: last.offset + last.size - 20]
+    planes = api.read_bitplanes(container.read(cut))
+    for trimmed in (pillow_rgc.truncate(cut), pillow_rgc.truncate(cut, iterations=4)):
+        parsed = container.read(trimmed)
+        assert parsed.complete and len(trimmed) < len(cut)
+        assert all(np.array_equal(a, b) for a, b in zip(api.read_bitplanes(parsed), planes))
+
+
+def test_a_file_whose_first_iteration_is_raw_loads_the_prior_for_its_coding_4_chunks(segmented):
+    parsed = container.read(segmented)
+    planes = api.read_bitplanes(parsed)
+    payloads = [(entropy.RAW, np.packbits(planes[0].ravel()).tobytes())]
+    payloads += [(chunk.coding, chunk.payload) for chunk in parsed.iterations[1:]]
+    data = container.write(parsed.header, payloads)
+    assert all(np.array_equal(a, b) for a, b in zip(api.read_bitplanes(container.read(data)), planes))
+
+
+def test_a_cut_chunk_with_data_after_its_last_segment_is_ignored():
+    prior = random_prior(4, 2)
+    planes = related_planes(4, (2, 4, 4), iterations=2)
+    payload = prior_coding.encode_segmented(planes[1], planes[:1], prior, 1, 2)
+    assert entropy.whole_segments(payload, 2) == payload
+    assert entropy.whole_segments(payload + b"\0\0", 2) == b""
+    assert entropy.whole_segments(payload[:-1], 2) == payload[: 5 + int.from_bytes(payload[1:5], "big")]
+
+
+def test_a_coding_4_tile_entry_in_a_version_3_1_file_names_the_version_it_needs():
+    assert "needs 3.2" in container._coding_problem((3, 1), entropy.SEGMENTED)
