@@ -20,13 +20,12 @@ pytest.importorskip("onnx")
 from pillow_rgc.training import export, onnx_weights, train  # noqa: E402
 from pillow_rgc.training.model import Architecture, ResidualCodec  # noqa: E402
 
-from .test_training import TINY, run_training  # noqa: E402
+from .test_training import TINY, VARIANTS, run_training, varied_codec  # noqa: E402
 
 
-@pytest.mark.parametrize("input_kernels", [(3, 3, 3, 3), (3, 3, 1, 1)])
-def test_weights_read_back_from_exported_graphs_are_the_trained_weights(tmp_path, input_kernels):
-    torch.manual_seed(3)
-    codec = ResidualCodec(Architecture.from_json({**TINY, "decoder_input_kernels": input_kernels}))
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_weights_read_back_from_exported_graphs_are_the_trained_weights(tmp_path, variant):
+    codec = varied_codec(variant)
     export.export_model(codec, tmp_path / "m", "m", 2, "")  # split gates, half-resolution output
     arch, state = onnx_weights.load_model_weights(tmp_path / "m")
     assert arch == codec.arch

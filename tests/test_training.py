@@ -28,6 +28,25 @@ TINY = {
 }
 
 
+VARIANTS = [
+    {},
+    {"decoder_input_kernels": [3, 3, 1, 1]},
+    {"decoder_hidden_spatial": [3, 3, 3, 3]},
+]
+"""Architectures whose graphs differ in layout: 1x1 top input kernels, depthwise hidden convolutions."""
+
+
+def varied_codec(variant: dict) -> ResidualCodec:
+    """A codec of ``TINY`` with ``variant``, every weight moved off its initialisation (the depthwise
+    convolutions start as the identity, which would hide a wrong split)."""
+    torch.manual_seed(3)
+    codec = ResidualCodec(Architecture.from_json({**TINY, **variant}))
+    with torch.no_grad():
+        for p in codec.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return codec
+
+
 def run_training(photos, run, steps, *extra):
     args = [
         "--images",
@@ -144,6 +163,10 @@ def test_macs_per_pixel_counts_the_decoder_convolutions():
     top = Architecture(decoder_input_kernels=(3, 3, 1, 1))
     saved = 8 / 9 * (32 * 3 * 64 * 9 / 16 + 16 * 3 * 32 * 9 / 4)
     assert top.macs_per_pixel()["decoder"] == pytest.approx(13096 - saved)
+    # a depthwise 3x3 after each hidden 1x1: 9 per gate channel at the GRU's resolution
+    spatial = Architecture(decoder_hidden_spatial=(3, 3, 3, 3))
+    added = 9 * 3 * (128 / 256 + 128 / 64 + 64 / 16 + 32 / 4)
+    assert spatial.macs_per_pixel()["decoder"] == pytest.approx(13096 + added)
 
 
 def test_training_ms_ssim_is_the_benchmarks_ms_ssim_and_has_gradients():
@@ -161,10 +184,9 @@ def test_training_ms_ssim_is_the_benchmarks_ms_ssim_and_has_gradients():
     assert [scales_that_fit(size) for size in (16, 32, 64, 128, 176)] == [1, 2, 3, 4, 5]
 
 
-@pytest.mark.parametrize("input_kernels", [(3, 3, 3, 3), (3, 3, 1, 1)])
-def test_inference_graphs_compute_what_the_training_modules_compute(input_kernels):
-    torch.manual_seed(1)
-    codec = ResidualCodec(Architecture.from_json({**TINY, "decoder_input_kernels": input_kernels})).eval()
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_inference_graphs_compute_what_the_training_modules_compute(variant):
+    codec = varied_codec(variant).eval()
     arch = codec.arch
     residual = torch.rand(1, 3, 48, 64) - 0.5
     enc_states = [torch.randn(1, *s) * 0.5 for s in arch.encoder_state_shapes(48, 64)]

@@ -66,3 +66,24 @@ def test_new_channels_get_gradients():
 def test_widening_refuses_what_would_not_keep_the_function(changes, message):
     with pytest.raises(ValueError, match=message):
         widened_architecture(NARROW, changes)
+
+
+def test_growing_depthwise_hidden_convolutions_keeps_the_function_and_widening_keeps_them():
+    codec = trained_looking_codec()
+    spatial = widen(codec, widened_architecture(NARROW, {"decoder_hidden_spatial": [1, 3, 3, 3]}))
+    image = torch.rand(1, 3, 48, 64) - 0.5
+    with torch.no_grad():
+        for a, b in zip(codec(image, 3, "sign"), spatial(image, 3, "sign")):
+            assert torch.allclose(a, b, atol=1e-6)
+        for p in spatial.decoder.rnns[3].hidden_spatial.parameters():
+            assert torch.count_nonzero(p) == p.shape[0]  # the identity: one centre tap per channel
+        for p in spatial.parameters():
+            p.add_(0.05 * torch.randn_like(p))  # trained-looking depthwise weights too
+    wide = widen(spatial, widened_architecture(spatial.arch, WIDER))
+    with torch.no_grad():
+        for a, b, c in zip(codec(image, 3, "sign"), spatial(image, 3, "sign"), wide(image, 3, "sign")):
+            assert not torch.equal(a, b)  # the moved depthwise weights now matter ...
+            assert torch.allclose(b, c, atol=1e-6)  # ... and widening keeps them
+    grown = widened_architecture(NARROW, {"decoder_hidden_spatial": [1, 3, 3, 3]})
+    with pytest.raises(ValueError, match="only grow from 1"):
+        widened_architecture(grown, {"decoder_hidden_spatial": [1, 3, 3, 5]})

@@ -42,20 +42,35 @@ class SplitGatesGRU(nn.Module):
         super().__init__()
         self.x_gates = nn.ModuleList(_split(cell.input_conv, gate) for gate in range(3))
         self.h_gates = nn.ModuleList(_split(cell.hidden_conv, gate) for gate in range(3))
+        self.s_gates = None  # the depthwise convolutions after h_gates, when the cell has them
+        if cell.hidden_spatial is not None:
+            self.s_gates = nn.ModuleList(_split(cell.hidden_spatial, gate) for gate in range(3))
+
+    def _hidden(self, gate: int, h: torch.Tensor) -> torch.Tensor:
+        out = self.h_gates[gate](h)
+        return out if self.s_gates is None else self.s_gates[gate](out)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        (xz, xr, xn), (hz, hr, hn) = self.x_gates, self.h_gates
-        z = torch.sigmoid(xz(x) + hz(h))
-        r = torch.sigmoid(xr(x) + hr(h))
-        n = torch.tanh(xn(x) + r * hn(h))
+        xz, xr, xn = self.x_gates
+        z = torch.sigmoid(xz(x) + self._hidden(0, h))
+        r = torch.sigmoid(xr(x) + self._hidden(1, h))
+        n = torch.tanh(xn(x) + r * self._hidden(2, h))
         return n + z * (h - n)  # (1 - z) * n + z * h with one multiply fewer
 
 
 def _split(conv: nn.Conv2d, gate: int) -> nn.Conv2d:
-    """The output channels of ``conv`` that belong to ``gate`` (of three), as a convolution of their own."""
+    """The output channels of ``conv`` that belong to ``gate`` (of three), as a convolution of their own
+    (a depthwise ``conv`` keeps only that gate's channels on the input side too)."""
     width = conv.out_channels // 3
+    depthwise = conv.groups > 1
     part = nn.Conv2d(
-        conv.in_channels, width, conv.kernel_size, conv.stride, conv.padding, bias=conv.bias is not None
+        width if depthwise else conv.in_channels,
+        width,
+        conv.kernel_size,
+        conv.stride,
+        conv.padding,
+        groups=width if depthwise else 1,
+        bias=conv.bias is not None,
     )
     part.weight.data = conv.weight.data[gate * width : (gate + 1) * width].clone()
     if conv.bias is not None:

@@ -29,6 +29,12 @@ class Architecture:
     kernel at the top resolutions is the MobileNets lever for a fast decoder: there,
     the 3x3 input convolutions cost most of a decode, while the output convolution
     still mixes neighbouring pixels.
+
+    ``decoder_hidden_spatial``: kernel of a depthwise convolution after each decoder
+    GRU's 1x1 hidden-state convolution (1: none). With 1x1 hidden kernels a GRU's
+    memory is per cell; the paper's 3x3 hidden kernels let it see its neighbours,
+    which helped the top GRUs here, but cost twice the decoder. A depthwise 3x3
+    gives the neighbours for 9 multiply-accumulates per gate channel (MobileNets).
     """
 
     code_channels: int = 32
@@ -38,6 +44,7 @@ class Architecture:
     decoder_hidden: tuple[int, int, int, int] = (128, 128, 64, 32)
     hidden_kernel: int = 1
     decoder_input_kernels: tuple[int, int, int, int] = (3, 3, 3, 3)
+    decoder_hidden_spatial: tuple[int, int, int, int] = (1, 1, 1, 1)
 
     STRIDE = 16  # the encoder downsamples four times by 2
 
@@ -69,8 +76,11 @@ class Architecture:
         enc += c_in * self.code_channels / 256
         dec = self.code_channels * self.decoder_conv / 256
         c_in = self.decoder_conv
-        for i, (c, k) in enumerate(zip(self.decoder_hidden, self.decoder_input_kernels)):
-            dec += (k * k * c_in * 3 * c + k2 * c * 3 * c) / 4 ** (4 - i)
+        for i, (c, k, s) in enumerate(
+            zip(self.decoder_hidden, self.decoder_input_kernels, self.decoder_hidden_spatial)
+        ):
+            spatial = s * s * 3 * c if s > 1 else 0
+            dec += (k * k * c_in * 3 * c + k2 * c * 3 * c + spatial) / 4 ** (4 - i)
             c_in = c // 4
         dec += 9 * c_in * 3
         return {"encoder": enc, "decoder": dec}
@@ -80,7 +90,13 @@ class ConvGRUCell(nn.Module):
     """Convolutional GRU: gates from a strided conv of the input and a conv of the hidden state."""
 
     def __init__(
-        self, in_channels: int, hidden_channels: int, stride: int, hidden_kernel: int, input_kernel: int = 3
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        stride: int,
+        hidden_kernel: int,
+        input_kernel: int = 3,
+        hidden_spatial: int = 1,
     ):
         super().__init__()
         self.input_conv = nn.Conv2d(
@@ -89,14 +105,30 @@ class ConvGRUCell(nn.Module):
         self.hidden_conv = nn.Conv2d(
             hidden_channels, 3 * hidden_channels, hidden_kernel, padding=hidden_kernel // 2, bias=False
         )
+        self.hidden_spatial = None
+        if hidden_spatial > 1:
+            self.hidden_spatial = depthwise(3 * hidden_channels, hidden_spatial)
+
+    def hidden(self, h: torch.Tensor) -> torch.Tensor:
+        out = self.hidden_conv(h)
+        return out if self.hidden_spatial is None else self.hidden_spatial(out)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         xz, xr, xn = self.input_conv(x).chunk(3, dim=1)
-        hz, hr, hn = self.hidden_conv(h).chunk(3, dim=1)
+        hz, hr, hn = self.hidden(h).chunk(3, dim=1)
         z = torch.sigmoid(xz + hz)
         r = torch.sigmoid(xr + hr)
         n = torch.tanh(xn + r * hn)
         return (1 - z) * n + z * h
+
+
+def depthwise(channels: int, kernel: int) -> nn.Conv2d:
+    """A depthwise convolution that starts as the identity (centre tap 1), so growing one changes nothing."""
+    conv = nn.Conv2d(channels, channels, kernel, padding=kernel // 2, groups=channels, bias=False)
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.weight[:, :, kernel // 2, kernel // 2] = 1.0
+    return conv
 
 
 class Encoder(nn.Module):
@@ -128,8 +160,10 @@ class Decoder(nn.Module):
         self.conv = nn.Conv2d(arch.code_channels, arch.decoder_conv, 1)
         c_in = arch.decoder_conv
         cells = []
-        for c, kernel in zip(arch.decoder_hidden, arch.decoder_input_kernels):
-            cells.append(ConvGRUCell(c_in, c, 1, arch.hidden_kernel, kernel))
+        for c, kernel, spatial in zip(
+            arch.decoder_hidden, arch.decoder_input_kernels, arch.decoder_hidden_spatial
+        ):
+            cells.append(ConvGRUCell(c_in, c, 1, arch.hidden_kernel, kernel, spatial))
             c_in = c // 4  # depth-to-space halves resolution channels by 4
         self.rnns = nn.ModuleList(cells)
         self.output = nn.Conv2d(c_in, 3, 3, padding=1)

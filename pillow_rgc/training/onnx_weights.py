@@ -30,14 +30,18 @@ def _initializers(path: Path, prefix: str) -> dict[str, torch.Tensor]:
     return tensors
 
 
+GATE_LAYERS = {"x_gates": "input_conv", "h_gates": "hidden_conv", "s_gates": "hidden_spatial"}
+"""Export's per-gate convolutions and the training layer each was split from."""
+
+
 def _join_gates(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Export's split gates (``x_gates.g``, ``h_gates.g``) back to ``input_conv`` and ``hidden_conv``."""
+    """Export's split gates (``x_gates.g``, ``h_gates.g``, ``s_gates.g``) back to the training layers."""
     joined = dict(tensors)
     for name in list(tensors):
-        if ".x_gates.0." not in name and ".h_gates.0." not in name:
+        gate_kind = next((kind for kind in GATE_LAYERS if f".{kind}.0." in name), None)
+        if gate_kind is None:
             continue
-        gate_kind = "x_gates" if ".x_gates.0." in name else "h_gates"
-        whole = "input_conv" if gate_kind == "x_gates" else "hidden_conv"
+        whole = GATE_LAYERS[gate_kind]
         parts = [joined.pop(name.replace(f".{gate_kind}.0.", f".{gate_kind}.{g}.")) for g in range(3)]
         joined[name.replace(f"{gate_kind}.0", whole)] = torch.cat(parts)
     return joined

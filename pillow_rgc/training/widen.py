@@ -16,8 +16,9 @@ heard by nothing until training gives them weight.
 ``--arch`` names only the widths that change. ``code_channels`` may grow too:
 the old bits keep their meaning and the decoder starts deaf to the new ones, so
 a model with more bits per iteration (fewer iterations, so fewer network passes,
-for the same rate) starts from the line's quality. Kernels cannot change (the
-receptive field would).
+for the same rate) starts from the line's quality. ``decoder_hidden_spatial``
+may go from 1 to a kernel: the new depthwise convolutions start as the identity.
+Other kernels cannot change.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def widened_architecture(old: Architecture, changes: dict) -> Architecture:
     if fixed:
         raise ValueError(f"widening cannot change {sorted(fixed)}")
     new = Architecture.from_json({**old.to_json(), **changes})
+    if any(b != a and b != 1 for b, a in zip(old.decoder_hidden_spatial, new.decoder_hidden_spatial)):
+        raise ValueError("decoder_hidden_spatial can only grow from 1 (no depthwise convolution)")
     for field in ("code_channels", "encoder_conv", "decoder_conv", "encoder_hidden", "decoder_hidden"):
         before, after = getattr(old, field), getattr(new, field)
         pairs = zip(before, after) if isinstance(before, tuple) else [(before, after)]
@@ -83,6 +86,7 @@ def _layer_maps(old: Architecture, new: Architecture) -> dict[str, tuple[torch.T
     for i, (o, n) in enumerate(zip(old.decoder_hidden, new.decoder_hidden)):
         maps[f"decoder.rnns.{i}.input_conv"] = (_positions(o, n, 3), _positions(old_in[i], new_in[i]))
         maps[f"decoder.rnns.{i}.hidden_conv"] = (_positions(o, n, 3), _positions(o, n))
+        maps[f"decoder.rnns.{i}.hidden_spatial"] = (_positions(o, n, 3), _positions(1, 1))  # depthwise
     return maps
 
 
@@ -94,6 +98,8 @@ def widen(codec: ResidualCodec, arch: Architecture, seed: int = 0) -> ResidualCo
     old_state = codec.state_dict()
     maps = _layer_maps(codec.arch, arch)
     for name, param in wide.named_parameters():
+        if name not in old_state:
+            continue  # a layer the old codec lacks: a depthwise convolution that starts as the identity
         layer, kind = name.rsplit(".", 1)
         rows, columns = maps[layer]
         old = old_state[name]
