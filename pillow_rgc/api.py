@@ -215,10 +215,7 @@ def _encode_tile(
         nonlocal room
         bits, earlier = bitplanes[-1], bitplanes[:-1]
         if segmented and earlier and loaded.prior is not None:
-            whole = (
-                entropy.SEGMENTED,
-                entropy.encode_partial(bits, earlier, loaded.prior, entropy.PARTIAL_SEGMENTS),
-            )
+            whole = entropy.SEGMENTED, entropy.encode_segmented(bits, earlier, loaded.prior)[-1]
         else:
             whole = entropy.encode_bitplane(bits, earlier, loaded.prior)
         if CHUNK_OVERHEAD + len(whole[1]) <= room and not reached(reconstruction):
@@ -249,9 +246,7 @@ def _partial_last(loaded, bitplanes, reconstruction, reached, room: float, whole
     if loaded.prior is None or not earlier:  # coding 4 needs the prior, and never comes first (spec)
         return whole if fits else None
     size = entropy.segment_channels(len(bits))
-    payloads = [
-        entropy.encode_partial(bits, earlier, loaded.prior, n) for n in range(1, -(-len(bits) // size))
-    ]
+    payloads = entropy.encode_segmented(bits, earlier, loaded.prior)[:-1]  # with 1, 2 ... segments
     if fits:  # bisect for the fewest segments that reach the target; len(payloads) + 1 is the whole
         low, high = 1, len(payloads) + 1
         while low < high:

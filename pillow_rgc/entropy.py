@@ -302,12 +302,10 @@ def segment_channels(channels: int) -> int:
     return -(-channels // PARTIAL_SEGMENTS)
 
 
-def encode_partial(bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior, segments: int) -> bytes:
-    """The coding-4 payload of the first ``segments`` of ``bits``'s segments (a partial last iteration;
-    as many as there are, or more, for the whole)."""
-    size = segment_channels(len(bits))
-    count = min(segments, prior_coding.segment_count(len(bits), size))
-    return prior_coding.encode_segmented(bits, earlier, prior, size, count)
+def encode_segmented(bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior) -> list[bytes]:
+    """The coding-4 payloads of ``bits`` that end after its 1st, 2nd ... last segment (this writer's
+    segments: :func:`segment_channels` channels each); the last holds the whole iteration."""
+    return prior_coding.encode_segmented(bits, earlier, prior, segment_channels(len(bits)))
 
 
 def encode_context(bits: np.ndarray, earlier: list[np.ndarray]) -> bytes:

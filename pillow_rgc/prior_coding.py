@@ -254,23 +254,24 @@ def segment_count(channels: int, segment_channels: int) -> int:
 
 
 def encode_segmented(
-    bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior, segment_channels: int, segments: int
-) -> bytes:
-    """The coding-4 payload of the first ``segments`` segments of ``segment_channels`` channels each.
+    bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior, segment_channels: int
+) -> list[bytes]:
+    """The coding-4 payloads of ``bits`` in segments of ``segment_channels`` channels: with 1, 2, ... all
+    segments.
 
     Coding 3's bits, order and probabilities, but each segment is coded on its
     own behind its length, so the payload can stop after any segment: the
     channels after it are unknown, and the decoder network reads them as 0.
     """
     ordered, logits = _ordered(bits, earlier, prior)
-    if not 1 <= segments <= segment_count(len(ordered), segment_channels):
-        raise ValueError(f"{segments} segments of {segment_channels} channels for {len(ordered)} channels")
-    parts = [SEGMENT_CHANNELS.build(segment_channels)]
-    for first in range(0, segments * segment_channels, segment_channels):
-        last = min(first + segment_channels, len(ordered))
-        words = encode_words(ordered[first:last], logits[first:last])
-        parts += [SEGMENT_LENGTH.build(len(words)), words]
-    return b"".join(parts)
+    payload, payloads = SEGMENT_CHANNELS.build(segment_channels), []
+    for first in range(0, len(ordered), segment_channels):
+        words = encode_words(
+            ordered[first : first + segment_channels], logits[first : first + segment_channels]
+        )
+        payload += SEGMENT_LENGTH.build(len(words)) + words
+        payloads.append(payload)
+    return payloads
 
 
 def segments_of(payload: bytes, channels: int) -> list[tuple[int, np.ndarray]]:

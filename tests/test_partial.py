@@ -40,7 +40,7 @@ def test_coding_4_decodes_the_channels_of_the_segments_it_holds(shape, segment_c
     segments = data.draw(st.integers(1, prior_coding.segment_count(channels, segment_channels)))
     prior = random_prior(seed, channels)
     planes = related_planes(seed, shape, iterations=3)
-    payload = prior_coding.encode_segmented(planes[2], planes[:2], prior, segment_channels, segments)
+    payload = prior_coding.encode_segmented(planes[2], planes[:2], prior, segment_channels)[segments - 1]
     known = min(segments * segment_channels, channels)
     assert entropy.payload_problem(entropy.SEGMENTED, payload, shape, 2) is None
     assert entropy.known_channels(payload, channels) == known
@@ -52,7 +52,7 @@ def test_a_whole_coding_4_payload_holds_coding_3s_bits_at_a_few_bytes_a_segment(
     prior = random_prior(1, 8)
     planes = related_planes(1, (8, 12, 16), iterations=2)
     coding3 = prior_coding.encode_prior(planes[1], planes[:1], prior)
-    coding4 = prior_coding.encode_segmented(planes[1], planes[:1], prior, 2, 4)
+    coding4 = prior_coding.encode_segmented(planes[1], planes[:1], prior, 2)[3]
     assert np.array_equal(
         entropy.decode_bitplane(entropy.SEGMENTED, coding4, (8, 12, 16), planes[:1], prior), planes[1]
     )
@@ -62,7 +62,7 @@ def test_a_whole_coding_4_payload_holds_coding_3s_bits_at_a_few_bytes_a_segment(
 def test_damaged_coding_4_payloads_are_refused_with_the_reason():
     prior = random_prior(2, 4)
     planes = related_planes(2, (4, 6, 6), iterations=2)
-    payload = prior_coding.encode_segmented(planes[1], planes[:1], prior, 2, 2)
+    payload = prior_coding.encode_segmented(planes[1], planes[:1], prior, 2)[1]
     first_length = int.from_bytes(payload[1:5], "big")
     problems = {
         b"": "empty",
@@ -91,7 +91,7 @@ def partial_file() -> bytes:
     planes = api.read_bitplanes(parsed)
     prior = models.load_model(PRIOR_MODEL).prior
     payloads = [(chunk.coding, chunk.payload) for chunk in parsed.iterations[:3]]
-    payloads.append((entropy.SEGMENTED, entropy.encode_partial(planes[3], planes[:3], prior, 3)))
+    payloads.append((entropy.SEGMENTED, entropy.encode_segmented(planes[3], planes[:3], prior)[2]))
     header = container.Header(**{**parsed.header.__dict__, "version": (2, 2)})
     return container.write(header, payloads)
 
@@ -160,7 +160,7 @@ def test_a_cut_inside_a_coding_4_chunk_decodes_its_complete_segments(partial_fil
     payloads = [(chunk.coding, chunk.payload) for chunk in parsed.iterations[:3]]
     ends = {}  # bytes of the chunk's data -> segments complete there
     for segments in (1, 2, 3):
-        payload = entropy.encode_partial(planes[3], planes[:3], prior, segments)
+        payload = entropy.encode_segmented(planes[3], planes[:3], prior)[segments - 1]
         ends[container._ITER_FIXED + len(payload)] = (segments, payload)
     for data_bytes in range(1, last.size - 8):  # every cut inside the chunk, its CRC included
         cut = partial_file[: last.offset + 8 + data_bytes]
@@ -334,7 +334,7 @@ def test_a_file_whose_first_iteration_is_raw_loads_the_prior_for_its_coding_4_ch
 def test_a_cut_chunk_with_data_after_its_last_segment_is_ignored():
     prior = random_prior(4, 2)
     planes = related_planes(4, (2, 4, 4), iterations=2)
-    payload = prior_coding.encode_segmented(planes[1], planes[:1], prior, 1, 2)
+    payload = prior_coding.encode_segmented(planes[1], planes[:1], prior, 1)[1]
     assert entropy.whole_segments(payload, 2) == payload
     assert entropy.whole_segments(payload + b"\0\0", 2) == b""
     assert entropy.whole_segments(payload[:-1], 2) == payload[: 5 + int.from_bytes(payload[1:5], "big")]

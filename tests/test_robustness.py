@@ -27,6 +27,8 @@ def open_and_load(data: bytes) -> None:
             im = Image.open(io.BytesIO(data))
     except (UnidentifiedImageError, Image.DecompressionBombError):  # maybe another format (ICO) now
         return
+    except OSError:  # Pillow's convention for a broken file: ours, or one another plugin claimed (BMP)
+        return
     with im, warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
