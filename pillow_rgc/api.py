@@ -333,7 +333,7 @@ def read_tile_bitplanes(
                     shape = header.code_shape(width, height)
                     tile.append(entropy.decode_bitplane(*entry, shape, tile, prior))
         except entropy.PayloadError as error:
-            if on_corrupt == "stop" and index:
+            if (on_corrupt == "stop" or chunk.cut) and index:  # a cut chunk that breaks a rule is ignored
                 return [tile[:index] for tile in bitplanes]
             raise container.CorruptChunkError(str(error), "ITER", chunk.chunk_index, chunk.offset) from None
     return bitplanes

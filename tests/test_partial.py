@@ -342,3 +342,15 @@ def test_a_cut_chunk_with_data_after_its_last_segment_is_ignored():
 
 def test_a_coding_4_tile_entry_in_a_version_3_1_file_names_the_version_it_needs():
     assert "needs 3.2" in container._coding_problem((3, 1), entropy.SEGMENTED)
+
+
+def test_a_cut_coding_4_chunk_whose_words_are_not_used_up_is_ignored(segmented):
+    last = container.read(segmented).iterations[-1]
+    cut = bytearray(segmented[: last.offset + last.size - 20])
+    first_length = int.from_bytes(cut[last.offset + 12 : last.offset + 16], "big")
+    cut[last.offset + 12 : last.offset + 16] = (first_length + 4).to_bytes(4, "big")  # a word too many
+    cut[last.offset + 16 + first_length : last.offset + 16 + first_length] = b"\0\0\0\1"
+    parsed = container.read(bytes(cut))
+    assert parsed.iterations[-1].cut
+    assert len(api.read_bitplanes(parsed)) == len(parsed.iterations) - 1
+    assert pillow_rgc.decode(bytes(cut)).size == (512, 384)

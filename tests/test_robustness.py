@@ -17,6 +17,10 @@ from pillow_rgc import container
 from .conftest import TEST_MODEL, synthetic_photo
 
 VALID = pillow_rgc.encode(synthetic_photo(40, 33), iterations=3, model=TEST_MODEL)
+SEGMENTED = pillow_rgc.encode(
+    synthetic_photo(64, 48), iterations=3, model="rgc-tiny-test-prior", segmented=True
+)
+"""Coding-4 chunks: a cut one is read without its CRC, so damage there reaches the segment parser."""
 
 
 def open_and_load(data: bytes) -> None:
@@ -45,8 +49,8 @@ def test_arbitrary_bytes(data):
 
 
 @st.composite
-def mutated(draw):
-    data = bytearray(VALID)
+def mutated(draw, source=VALID):
+    data = bytearray(source)
     for _ in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["flip", "cut", "splice", "set"]))
         position = draw(st.integers(0, len(data) - 1))
@@ -70,6 +74,12 @@ def test_mutated_valid_files(data):
     open_and_load(data)
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated(SEGMENTED))
+def test_mutated_segmented_files(data):
+    open_and_load(data)
+
+
 @pytest.mark.parametrize("size", [(65536, 65536), (1 << 24, 12000)])
 def test_absurd_size_is_refused_before_allocation(size):
     header = container.Header(
@@ -89,3 +99,16 @@ def test_absurd_size_is_refused_before_allocation(size):
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 4 * len(data) + (1 << 20)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_damage_inside_a_cut_coding_4_chunk_gives_a_picture_or_a_clear_error(data):
+    """A cut chunk has no CRC to check: its segments reach the parser and the rANS decoder as they are."""
+    last = container.read(SEGMENTED).iterations[-1]
+    start = last.offset + 8 + 3  # the chunk's payload: segment_channels, then lengths and words
+    end = data.draw(st.integers(start + 1, last.offset + last.size - 4))
+    damaged = bytearray(SEGMENTED[:end])
+    position = data.draw(st.integers(start, end - 1))
+    damaged[position] ^= 1 << data.draw(st.integers(0, 7))
+    open_and_load(bytes(damaged))
