@@ -130,10 +130,11 @@ def encode(
 
     ``segmented=True`` stores every iteration after the first in segments (coding 4)
     instead of the smallest coding, for a file about 1 % larger in which a cut
-    anywhere keeps the bits before it, to an eighth of an iteration: a reader
-    of a cut copy, or :func:`truncate` with ``max_bytes``, then gets about the
-    quality of a file made for that size. Needs a model with a context prior;
-    tiled pictures keep whole iterations.
+    anywhere keeps the bits before it, to at most an eighth of an iteration: a
+    reader of a cut copy, or :func:`truncate` with ``max_bytes``, then gets about
+    the quality of a file made for that size. It needs a model with a context
+    prior, and applies to untiled pictures (big pictures are coded in tiles,
+    whose iterations a cut keeps whole).
 
     ``exif``, ``icc_profile`` and ``xmp`` are stored as given (:func:`metadata.to_chunks`);
     nothing is taken from ``image.info`` here (the Pillow plugin decides that).
@@ -150,6 +151,8 @@ def encode(
     alpha_data = alpha.encode(np.asarray(image.getchannel("A"))) if mode.endswith("A") else None
     loaded = load_model(model or DEFAULT_MODEL)
     info = loaded.info
+    if segmented and loaded.prior is None:
+        raise ValueError(f"segmented=True needs a model with a context prior; {info.id} has none")
     pixels = modes.network_pixels(image)
     target = None if quality is None or quality == 1 else _target_ms_ssim(quality)
     reference = modes.output_pixels(pixels, mode)
@@ -200,29 +203,40 @@ def _encode_tile(
     Iterations are added until the 8-bit reconstruction reaches the MS-SSIM
     ``target`` (None: until ``limit``) or the ITER chunks would pass ``room``
     bytes. The last iteration is then cut to the fewest of its segments that
-    still reach the target, or to the most that fit (:func:`_partial_last`).
+    reach the target within the room, else to the most that fit (:func:`_last_iteration`).
     ``segmented``: every iteration but the first in coding 4 (see :func:`encode`).
     """
     payloads: list[tuple[int, bytes]] = []
     scorer = None if target is None else MsSsimReference(reference)  # the source's half of MS-SSIM, once
+    padded = codec.padded_size(*pixels.shape[:2], loaded.info.code_stride)
+    cells = padded[0] * padded[1] // loaded.info.code_stride**2
+    largest = -(-loaded.info.code_channels * cells // 8) + container.MAX_ITER_OVERHEAD  # an ITER's limit
 
     def reached(reconstruction: codec.Reconstruction) -> bool:
-        return (
-            scorer is not None and scorer.score(modes.output_pixels(reconstruction.pixels(), mode)) >= target
-        )
+        return scorer.score(modes.output_pixels(reconstruction.pixels(), mode)) >= target
+
+    def prefixes_of(bits: np.ndarray, earlier: list[np.ndarray]) -> list[bytes]:
+        """Coding-4 payloads with 1, 2 ... all segments, as far as they fit an ITER chunk."""
+        if not earlier or loaded.prior is None:  # coding 4 needs the prior, and never comes first
+            return []
+        return [p for p in entropy.encode_segmented(bits, earlier, loaded.prior) if len(p) <= largest]
 
     def keep_going(bitplanes: list[np.ndarray], reconstruction: codec.Reconstruction) -> bool:
         nonlocal room
         bits, earlier = bitplanes[-1], bitplanes[:-1]
-        if segmented and earlier and loaded.prior is not None:
-            whole = entropy.SEGMENTED, entropy.encode_segmented(bits, earlier, loaded.prior)[-1]
+        prefixes = prefixes_of(bits, earlier) if segmented else None
+        if prefixes and len(prefixes) == entropy.segment_count(len(bits)):
+            whole = entropy.SEGMENTED, prefixes[-1]
         else:
             whole = entropy.encode_bitplane(bits, earlier, loaded.prior)
-        if CHUNK_OVERHEAD + len(whole[1]) <= room and not reached(reconstruction):
+        if CHUNK_OVERHEAD + len(whole[1]) <= room and not (scorer and reached(reconstruction)):
             payloads.append(whole)
             room -= CHUNK_OVERHEAD + len(whole[1])
             return True
-        last = _partial_last(loaded, bitplanes, reconstruction, reached, room - CHUNK_OVERHEAD, whole)
+        if prefixes is None:
+            prefixes = prefixes_of(bits, earlier)
+        goal = reached if scorer else None
+        last = _last_iteration(bits, reconstruction, goal, room - CHUNK_OVERHEAD, whole, prefixes)
         if last is not None:
             payloads.append(last)
         return False
@@ -231,42 +245,40 @@ def _encode_tile(
     return payloads
 
 
-def _partial_last(loaded, bitplanes, reconstruction, reached, room: float, whole) -> tuple[int, bytes] | None:
-    """The last iteration's (coding, payload), for an iteration that reaches the target or does not fit.
+def _last_iteration(bits, reconstruction, reached, room: float, whole, prefixes) -> tuple[int, bytes] | None:
+    """The (coding, payload) that ends a picture: an iteration that reached the target or does not fit.
 
-    A coding-4 payload may stop after any of its segments, and the decoder reads
-    the channels it lacks as 0. So: when the whole iteration fits in ``room``
-    bytes (and reached the target), the fewest segments that still reach it;
-    else the most segments that fit, or None. ``whole`` when nothing shorter
-    does, in the first iteration, or when the model has no context prior.
+    A coding-4 payload may stop after any of its segments (``prefixes``: with 1, 2
+    ... all of them), and the decoder reads the channels it lacks as 0. Of the
+    prefixes that fit in ``room`` bytes, and ``whole`` when it fits, the first
+    that ``reached`` the target (bisection: quality grows with the segments), else
+    the last; but ``whole`` instead of a prefix no smaller. None when nothing fits.
     Leaves ``reconstruction`` at the payload chosen.
     """
-    bits, earlier = bitplanes[-1], bitplanes[:-1]
-    fits = len(whole[1]) <= room
-    if loaded.prior is None or not earlier:  # coding 4 needs the prior, and never comes first (spec)
-        return whole if fits else None
-    size = entropy.segment_channels(len(bits))
-    payloads = entropy.encode_segmented(bits, earlier, loaded.prior)[:-1]  # with 1, 2 ... segments
-    if fits:  # bisect for the fewest segments that reach the target; len(payloads) + 1 is the whole
-        low, high = 1, len(payloads) + 1
-        while low < high:
-            middle = (low + high) // 2
-            reconstruction.replace_last(bits[: middle * size])
-            low, high = (low, middle) if reached(reconstruction) else (middle + 1, high)
-        chosen = low
-    else:
-        chosen = sum(len(payload) <= room for payload in payloads)  # sizes grow with the segments
-    if fits and (chosen > len(payloads) or len(payloads[chosen - 1]) >= len(whole[1])):
-        reconstruction.replace_last(bits)
-        return whole
-    if not chosen:
+    candidates = [(entropy.SEGMENTED, p) for p in prefixes[:-1] if len(p) <= room]  # sizes grow
+    if len(whole[1]) <= room:
+        candidates.append(whole)
+    if not candidates:
         return None
-    reconstruction.replace_last(bits[: chosen * size])
-    return entropy.SEGMENTED, payloads[chosen - 1]
+    size = entropy.segment_size(len(bits))
+
+    def channels(index: int) -> int:
+        return len(bits) if candidates[index] is whole else (index + 1) * size
+
+    low, high = 0, len(candidates) - 1
+    while reached is not None and low < high:
+        middle = (low + high) // 2
+        reconstruction.replace_last(bits[: channels(middle)])
+        low, high = (low, middle) if reached(reconstruction) else (middle + 1, high)
+    chosen = candidates[low]
+    if chosen is not whole and len(whole[1]) <= room and len(chosen[1]) >= len(whole[1]):
+        chosen, low = whole, len(candidates) - 1
+    reconstruction.replace_last(bits[: channels(low)])
+    return chosen
 
 
 def _encode_tiles(header, loaded, pixels, reference, limit, target, ancillary, alpha_data) -> bytes:
-    """A tiled file (format 3.0): each tile coded on its own, then one ITER chunk per iteration."""
+    """A tiled file (format 3.x): each tile coded on its own, then one ITER chunk per iteration."""
     per_tile = [
         _encode_tile(
             loaded, pixels[y : y + h, x : x + w], reference[y : y + h, x : x + w], header.mode, limit, target
@@ -398,9 +410,9 @@ class Decoder:
             tile_bitplanes = read_tile_bitplanes(parsed, wanted, on_corrupt, self.model)
             self.decoded = max(map(len, tile_bitplanes))
             return codec.decode_tiles(self.model, header, tile_bitplanes)
-        if self.reconstruction is None or wanted < self.reconstruction.count:  # (again) from the start
-            self.reconstruction = codec.Reconstruction(self.model, header.height, header.width)
         planes = read_bitplanes(parsed, wanted, on_corrupt, self.model)
+        if self.reconstruction is None or len(planes) < self.reconstruction.count:  # (again) from the start
+            self.reconstruction = codec.Reconstruction(self.model, header.height, header.width)
         count = self.reconstruction.count
         if count and count <= len(planes) and len(planes[count - 1]) != self.reconstruction.last_channels:
             self.reconstruction.replace_last(planes[count - 1])  # more of a cut iteration has arrived
@@ -481,5 +493,21 @@ def _known_channels(entry: tuple[int, bytes], channels: int) -> int:
 
 
 def truncate(data: bytes, iterations: int | None = None, max_bytes: int | None = None) -> bytes:
-    """A valid smaller file holding the first iterations of ``data``, without re-encoding."""
+    """A valid smaller file holding the first iterations of ``data``, without re-encoding.
+
+    When ``data`` ends inside a coding-4 chunk, its complete segments become the
+    last iteration only if they decode (which needs the file's model): a cut
+    chunk is not covered by a CRC, and a complete file must not hold bad bits.
+    """
+    parsed = container.read(data)
+    last = parsed.iterations[-1]
+    if last.cut and not _cut_chunk_decodes(parsed):
+        data = data[: last.offset]
     return container.truncate(data, iterations=iterations, max_bytes=max_bytes)
+
+
+def _cut_chunk_decodes(parsed: container.Container) -> bool:
+    try:
+        return len(read_bitplanes(parsed)) == len(parsed.iterations)  # a bad cut chunk is dropped
+    except ModelError:
+        return False

@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--segmented",
         action="store_true",
         help="store iterations in segments: ~1%% larger, but a cut anywhere (or `rgc truncate "
-        "--max-bytes`) keeps the bits before it, to an eighth of an iteration",
+        "--max-bytes`) keeps the bits before it, to at most an eighth of an iteration",
     )
     p.set_defaults(run=_encode)
 

@@ -60,7 +60,7 @@ def encode_pixels(
     height, width = pixels.shape[:2]
     image = to_network(pixels, model.info.code_stride)
     states = model.zero_encoder_states(*image.shape[2:])
-    reconstruction = Reconstruction(model, height, width)  # the decoder's view, exactly as a reader's
+    reconstruction = Reconstruction(model, height, width, revisable=True)  # exactly a reader's view
     bitplanes = []
     while len(bitplanes) < max_iterations:
         signs, states = model.encode_step(image - reconstruction.value, states)
@@ -79,16 +79,21 @@ class Reconstruction:
     that cost one decode in all, not one per look.
     """
 
-    def __init__(self, model: LoadedModel, height: int, width: int):
+    def __init__(self, model: LoadedModel, height: int, width: int, revisable: bool = False):
+        """``revisable``: keep what ``replace_last`` needs after every iteration (the encoder's rate
+        control tries shorter last iterations); otherwise only after a partial one, a cut file's."""
         padded_h, padded_w = padded_size(height, width, model.info.code_stride)
         self.model = model
+        self.revisable = revisable
+        self._before = None
         self.height, self.width = height, width
         self.states = model.zero_decoder_states(padded_h, padded_w)
         self.value = np.zeros((1, 3, padded_h, padded_w), np.float32)
         self.count = 0
 
     def add(self, bits: np.ndarray) -> None:
-        self._before = self.value, self.states
+        partial = len(bits) < self.model.info.code_channels
+        self._before = (self.value, self.states) if self.revisable or partial else None
         self.last_channels = len(bits)
         delta, self.states = self.model.decode_step(
             _as_signs(bits, self.model.info.code_channels), self.states
@@ -97,7 +102,10 @@ class Reconstruction:
         self.count += 1
 
     def replace_last(self, bits: np.ndarray) -> None:
-        """Decode the last iteration again from ``bits``: the encoder's try of a shorter last iteration."""
+        """Decode the last iteration again from ``bits``: a shorter last iteration the encoder tries, or
+        more of a cut one that has arrived. Needs a revisable reconstruction or a partial last iteration."""
+        if self._before is None:
+            raise ValueError("the last iteration cannot be replaced: it was whole and not kept revisable")
         self.value, self.states = self._before
         self.count -= 1
         self.add(bits)

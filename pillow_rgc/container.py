@@ -355,7 +355,8 @@ class IterationChunk:
     tiles: tuple[tuple[int, bytes] | None, ...] | None = None
     """Coding 2: each tile's (coding, payload) in raster order, None for a tile that has ended."""
     cut: bool = False
-    """The file ends inside this chunk: a coding-4 chunk read as its complete segments, CRC unchecked."""
+    """The file ends inside this chunk: a coding-4 chunk read as its complete segments, CRC unchecked.
+    Its ``size`` is then that of the complete chunk those segments make (``truncate`` writes it)."""
 
 
 @dataclass(frozen=True)
@@ -487,6 +488,10 @@ def write(
         chunks.append(_chunk(chunk_type, data))
     ended: set[int] = set()
     for index, (coding, payload) in enumerate(payloads):
+        if len(payload) > header.max_iter_payload():
+            raise ValueError(
+                f"iteration {index}: a payload of {len(payload)} bytes, longer than a reader accepts"
+            )
         problem, _ = _payload_problem(header, coding, payload, index, ended)
         if problem:
             raise ValueError(f"iteration {index}: {problem}")
@@ -720,7 +725,8 @@ class _Walk:
 def read(data: bytes, on_corrupt: str = "raise") -> Container:
     """Parses a whole or cut file, checking every CRC.
 
-    A cut file yields its complete ITER chunks with ``complete=False``.  A
+    A cut file yields its complete ITER chunks with ``complete=False``, and the
+    complete segments of a coding-4 chunk the cut falls in (``cut=True``).  A
     corrupt chunk raises ``CorruptChunkError``; with ``on_corrupt="stop"`` the
     iterations before it are returned instead (with ``corrupt`` set), since a
     progressive file is still useful up to the damage.  HEAD damage, or damage
@@ -771,8 +777,11 @@ def _chunks(fp, start: int, offset: int, size: int, walk: _Walk, wanted=lambda c
         walk.check_frame(offset, frame.length, frame.type)
         end = offset + _FRAME.sizeof() + frame.length + 4
         if end > size:
-            if frame.type == b"ITER":
-                yield _CUT_ITER, offset, fp.read(min(frame.length, size - offset - _FRAME.sizeof()))
+            if frame.type == b"ITER" and not walk.header.tiled:  # only coding 4 is read when cut
+                available = min(frame.length, size - offset - _FRAME.sizeof())
+                head = fp.read(min(_ITER_FIXED, available))
+                if len(head) == _ITER_FIXED and head[2] == CODING_SEGMENTED:
+                    yield _CUT_ITER, offset, head + fp.read(available - _ITER_FIXED)
             return
         data = None
         if wanted(frame.type):
@@ -811,7 +820,7 @@ def _cut_iteration(walk: _Walk, data: bytes, offset: int) -> IterationChunk | No
         header, fields.coding, payload, fields.index, header.width, header.height
     ):
         return None
-    size = _FRAME.sizeof() + len(data)
+    size = _FRAME.sizeof() + _ITER_FIXED + len(payload) + 4  # as truncate() frames it again, CRC and all
     return IterationChunk(fields.index, offset, size, fields.coding, payload, walk.chunk_index, cut=True)
 
 
@@ -901,13 +910,14 @@ def _tile_payload_problem(
 
 
 def scan(fp, on_corrupt: str = "raise") -> Scan:
-    """Header, number of complete ITER chunks, whether IEND was reached and the known ancillary chunks.
+    """Header, number of decodable ITER chunks, whether IEND was reached and the known ancillary chunks.
 
     For Pillow's ``_open``, which must stay cheap: reads the signature and
     HEAD (CRC-checked) and the data of the known ancillary chunks (metadata,
     CRC-checked), then only each other chunk's 8-byte length and type, seeking
-    past the data.  Finds framing damage (absurd length, unknown critical or
-    misplaced chunk) but not bad CRCs or fields inside ITER chunks; ``read``
+    past the data (when the file ends inside a coding-4 ITER chunk, its data
+    there, to count it when it holds a complete segment).  Finds framing damage
+    (absurd length, unknown critical or misplaced chunk) but not bad CRCs or fields inside ITER chunks; ``read``
     finds those when the pixels are decoded.  ``on_corrupt`` is as in ``read``.
     Offsets count from the position of ``fp`` on entry (0 for a file); ``fp``
     is left after the last chunk read.

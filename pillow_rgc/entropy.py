@@ -1,8 +1,9 @@
 """Bitplanes <-> ``ITER`` payloads: coding 0 (raw bits), coding 1 (context-modelled ANS) and the choice.
 
-The writer stores each iteration with whichever of coding 0, coding 1 and,
+The writer stores each whole iteration with whichever of coding 0, coding 1 and,
 when the model has a context prior, coding 3 (``prior_coding.py``) gives the
-smallest payload.
+smallest payload; coding 4 (the same as coding 3, in segments of channels)
+stores a partial last iteration, or every iteration of a segmented file.
 
 Coding 0 packs the bits as they are (spec: "Raw payload"). Coding 1 (format
 2.0, spec: "Context-coded payload") codes them with an ANS coder whose
@@ -65,7 +66,7 @@ PRIOR_CODINGS = (PRIOR, SEGMENTED)
 """The codings that need the model's context prior."""
 
 PARTIAL_SEGMENTS = 8
-"""Segments per iteration in this writer's coding-4 payloads: a partial iteration ends after any eighth."""
+"""Most segments per iteration in this writer's coding-4 payloads (eight when 8 divides the channels)."""
 
 PHASE_OFFSET = (0, 3, 8, 15)
 """Context of a phase's cells: PHASE_OFFSET[phase] + the sum of the known 4-neighbours."""
@@ -297,15 +298,20 @@ def encode_bitplane(
     return min(candidates, key=lambda candidate: len(candidate[1]))
 
 
-def segment_channels(channels: int) -> int:
-    """Channels per segment of this writer's coding-4 payloads."""
+def segment_size(channels: int) -> int:
+    """Channels per segment of this writer's coding-4 payloads: at most ``PARTIAL_SEGMENTS`` segments."""
     return -(-channels // PARTIAL_SEGMENTS)
+
+
+def segment_count(channels: int) -> int:
+    """Segments of this writer's coding-4 payload of a whole iteration."""
+    return prior_coding.segment_count(channels, segment_size(channels))
 
 
 def encode_segmented(bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior) -> list[bytes]:
     """The coding-4 payloads of ``bits`` that end after its 1st, 2nd ... last segment (this writer's
-    segments: :func:`segment_channels` channels each); the last holds the whole iteration."""
-    return prior_coding.encode_segmented(bits, earlier, prior, segment_channels(len(bits)))
+    segments: :func:`segment_size` channels each); the last holds the whole iteration."""
+    return prior_coding.encode_segmented(bits, earlier, prior, segment_size(len(bits)))
 
 
 def encode_context(bits: np.ndarray, earlier: list[np.ndarray]) -> bytes:
@@ -551,7 +557,7 @@ def payload_problem(coding: int, payload: bytes, shape: tuple[int, int, int], in
         expected = -(-shape[0] * shape[1] * shape[2] // 8)
         return None if len(payload) == expected else f"payload of {len(payload)} bytes, expected {expected}"
     if coding in PRIOR_CODINGS:
-        return prior_coding.payload_problem(coding, payload, shape[0])
+        return prior_coding.payload_problem(payload, shape[0], segmented=coding == SEGMENTED)
     if coding != CONTEXT:
         return f"unsupported coding {coding}"
     try:

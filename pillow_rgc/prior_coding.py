@@ -1,4 +1,4 @@
-"""ITER coding 3: bits coded with the model's context prior, a logistic model fitted once per network.
+"""ITER codings 3 and 4: bits coded with the model's context prior, a logistic model fitted once per network.
 
 The bits a network writes are redundant in ways that belong to the network,
 not to the photo: the 32 bits of a code cell come from one fixed projection,
@@ -18,6 +18,10 @@ decoded in earlier phases of the 2x2 lattice. It goes through the same
 each in its 4 phases: 4 x channels groups, each decoded in one vectorised
 step. Every product and sum is of integers small enough for floating point to
 hold exactly, so numpy's fast float products are exact in any summation order.
+
+Coding 4 (spec: "Segmented prior-coded payload") codes the same bits in
+segments of channels, each its own rANS stream behind its length, so that a
+payload may stop after any segment (a partial last iteration).
 """
 
 from __future__ import annotations
@@ -287,7 +291,7 @@ def segments_of(payload: bytes, channels: int) -> list[tuple[int, np.ndarray]]:
             raise PayloadError(f"data after the last of {segment_count(channels, segment_channels)} segments")
         if offset + SEGMENT_LENGTH.sizeof() > len(payload):
             raise PayloadError("the payload ends inside a segment length")
-        length = SEGMENT_LENGTH.parse(payload[offset:])
+        length = int.from_bytes(payload[offset : offset + SEGMENT_LENGTH.sizeof()], "big")
         offset += SEGMENT_LENGTH.sizeof()
         if offset + length > len(payload):
             raise PayloadError(f"segment {len(segments)} claims {length} bytes, beyond the payload")
@@ -307,7 +311,9 @@ def whole_segments(payload: bytes, channels: int) -> bytes:
     for _ in range(segment_count(channels, payload[0])):
         if offset + SEGMENT_LENGTH.sizeof() > len(payload):
             break
-        offset += SEGMENT_LENGTH.sizeof() + SEGMENT_LENGTH.parse(payload[offset:])
+        offset += SEGMENT_LENGTH.sizeof() + int.from_bytes(
+            payload[offset : offset + SEGMENT_LENGTH.sizeof()], "big"
+        )
         if offset > len(payload):
             break
         end = offset
@@ -317,15 +323,15 @@ def whole_segments(payload: bytes, channels: int) -> bytes:
     return payload[:end] if end > SEGMENT_CHANNELS.sizeof() else b""
 
 
-def payload_problem(coding: int, payload: bytes, channels: int) -> str | None:
-    """What is wrong with a coding-3 or coding-4 payload that shows without decoding it, or None."""
+def payload_problem(payload: bytes, channels: int, segmented: bool) -> str | None:
+    """What is wrong with a coding-3 (or, ``segmented``, coding-4) payload that shows without decoding it."""
     try:
-        if coding == 3:
-            coded_words(payload)
-        else:
+        if segmented:
             segments_of(payload, channels)
+        else:
+            coded_words(payload)
     except PayloadError as error:
-        return f"coding {coding} payload: {error}"
+        return f"coding {4 if segmented else 3} payload: {error}"
     return None
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 import pillow_rgc
 from pillow_rgc import api, codec, container, entropy, models, prior_coding
@@ -19,7 +20,7 @@ from .test_prior_coding import PRIOR_MODEL, random_prior, related_planes
 FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def whole_iterations_only(loaded, bitplanes, reconstruction, reached, room, whole):
+def whole_iterations_only(bits, reconstruction, reached, room, whole, prefixes):
     """The writer's rate control before coding 4: the last iteration whole, or not at all."""
     return whole if len(whole[1]) <= room else None
 
@@ -213,7 +214,7 @@ def test_a_quality_target_ends_with_the_fewest_segments_that_reach_it(photo, mon
     fewer = [*planes[:-1], planes[-1][:-1]]  # one channel (one segment of this model) less
     short = codec.decode_pixels(models.load_model(PRIOR_MODEL), fewer, photo.height, photo.width)
     assert ms_ssim(np.asarray(photo), short) < target
-    monkeypatch.setattr(api, "_partial_last", whole_iterations_only)
+    monkeypatch.setattr(api, "_last_iteration", whole_iterations_only)
     assert len(pillow_rgc.encode(photo, quality=target, model=PRIOR_MODEL)) > len(data)
 
 
@@ -224,7 +225,7 @@ def test_max_bytes_fills_the_budget_with_segments(photo, monkeypatch):
     assert len(data) <= budget
     parsed = container.read(data)
     assert len(parsed.iterations) == 3 and parsed.iterations[-1].coding == entropy.SEGMENTED
-    monkeypatch.setattr(api, "_partial_last", whole_iterations_only)
+    monkeypatch.setattr(api, "_last_iteration", whole_iterations_only)
     assert len(pillow_rgc.encode(photo, max_bytes=budget, model=PRIOR_MODEL)) < len(data)
 
 
@@ -354,3 +355,56 @@ def test_a_cut_coding_4_chunk_whose_words_are_not_used_up_is_ignored(segmented):
     assert parsed.iterations[-1].cut
     assert len(api.read_bitplanes(parsed)) == len(parsed.iterations) - 1
     assert pillow_rgc.decode(bytes(cut)).size == (512, 384)
+
+
+def test_with_a_target_and_a_budget_the_writer_stops_at_the_first_reached(photo):
+    alone = pillow_rgc.encode(photo, quality=0.45, model=PRIOR_MODEL)
+    both = pillow_rgc.encode(photo, quality=0.45, max_bytes=len(alone) + 150, model=PRIOR_MODEL)
+    assert both == alone
+
+
+def test_segmented_files_of_tiny_pictures_stay_within_the_iter_length_limit():
+    """Noise the prior predicts badly: 8 segments' framing and flushes pass the 64 bytes of slack."""
+    noise = Image.fromarray(np.random.default_rng(3).integers(0, 256, (64, 64, 3), np.uint8))
+    data = pillow_rgc.encode(noise, quality=1, iterations=6, model="rgc-lean-4", segmented=True)
+    assert pillow_rgc.decode(data).size == (64, 64)
+
+
+def test_the_writer_refuses_a_payload_longer_than_a_reader_accepts(partial_file):
+    parsed = container.read(partial_file)
+    payloads = [(chunk.coding, chunk.payload) for chunk in parsed.iterations]
+    longest = parsed.header.max_iter_payload()
+    payloads[1] = (entropy.CONTEXT, payloads[1][1] + bytes(longest))
+    with pytest.raises(ValueError, match="longer than"):
+        container.write(parsed.header, payloads)
+
+
+def test_truncating_a_cut_file_keeps_the_budget_and_drops_a_cut_chunk_that_does_not_decode(segmented):
+    last = container.read(segmented).iterations[-1]
+    cut = segmented[: last.offset + last.size - 2]  # every segment there, the CRC cut
+    for budget in range(len(cut) - 8, len(cut) + 24):
+        assert len(pillow_rgc.truncate(cut, max_bytes=budget)) <= budget
+    damaged = bytearray(segmented[: last.offset + last.size - 20])
+    first_length = int.from_bytes(damaged[last.offset + 12 : last.offset + 16], "big")
+    damaged[last.offset + 12 : last.offset + 16] = (first_length + 4).to_bytes(4, "big")  # a word too many
+    damaged[last.offset + 16 + first_length : last.offset + 16 + first_length] = b"\0\0\0\1"
+    trimmed = container.read(pillow_rgc.truncate(bytes(damaged)))
+    assert trimmed.complete and len(api.read_bitplanes(trimmed)) == len(trimmed.iterations) == 3
+
+
+def test_a_stream_decoder_forgets_a_cut_iteration_that_stops_decoding(segmented):
+    last = container.read(segmented).iterations[-1]
+    start = last.offset + 12  # the first segment's length field
+    first_length = int.from_bytes(segmented[start : start + 4], "big")
+    early = segmented[: start + 4 + first_length]  # one complete segment
+    damaged = bytearray(segmented[: last.offset + last.size - 20])
+    damaged[start + 4 + first_length + 4] ^= 0xFF  # the second segment's first word: it no longer decodes
+    decoder = api.Decoder(container.read(early).header)
+    decoder.pixels(container.read(early))
+    assert decoder.decoded == 4
+    later = decoder.pixels(container.read(bytes(damaged)))
+    fresh = api.Decoder(container.read(bytes(damaged)).header)
+    assert (
+        np.array_equal(later, fresh.pixels(container.read(bytes(damaged))))
+        and decoder.decoded == fresh.decoded
+    )

@@ -24,14 +24,16 @@ SEGMENTED = pillow_rgc.encode(
 
 
 def open_and_load(data: bytes) -> None:
-    """Open then load, as a user would; the exceptions Pillow users handle are allowed."""
+    """Open then load, as a user would; the exceptions Pillow users handle are allowed.
+
+    Only this plugin is asked (``formats``), so the errors are its own, not those of
+    another plugin that claims the mutated bytes (BMP raises OSError for a bad depth).
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, Image.DecompressionBombError):  # maybe another format (ICO) now
-        return
-    except OSError:  # Pillow's convention for a broken file: ours, or one another plugin claimed (BMP)
+            im = Image.open(io.BytesIO(data), formats=["RGC"])
+    except (UnidentifiedImageError, pillow_rgc.RGCFormatError, Image.DecompressionBombError):
         return
     with im, warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)

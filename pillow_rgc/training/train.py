@@ -114,6 +114,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--downscale",
         type=int,
+        choices=(1, 2),
         default=1,
         help="halve (2) the training photos that stay big enough for a patch (JPEG noise away)",
     )
