@@ -917,8 +917,8 @@ def scan(fp, on_corrupt: str = "raise") -> Scan:
     CRC-checked), then only each other chunk's 8-byte length and type, seeking
     past the data (when the file ends inside a coding-4 ITER chunk, its data
     there, to count it when it holds a complete segment).  Finds framing damage
-    (absurd length, unknown critical or misplaced chunk) but not bad CRCs or fields inside ITER chunks; ``read``
-    finds those when the pixels are decoded.  ``on_corrupt`` is as in ``read``.
+    (absurd length, unknown critical or misplaced chunk) but not bad CRCs or
+    fields inside ITER chunks; ``read`` finds those when the pixels are decoded.  ``on_corrupt`` is as in ``read``.
     Offsets count from the position of ``fp`` on entry (0 for a file); ``fp``
     is left after the last chunk read.
     """
