@@ -919,8 +919,8 @@ def scan(fp, on_corrupt: str = "raise") -> Scan:
     there, to count it when it holds a complete segment).  Finds framing damage
     (absurd length, unknown critical or misplaced chunk) but not bad CRCs or
     fields inside ITER chunks; ``read`` finds those when the pixels are decoded.
-    ``on_corrupt`` is as in ``read``.  Offsets count from the position of ``fp`` on entry (0 for a file); ``fp``
-    is left after the last chunk read.
+    ``on_corrupt`` is as in ``read``.  Offsets count from the position of
+    ``fp`` on entry (0 for a file); ``fp`` is left after the last chunk read.
     """
     if on_corrupt not in ("raise", "stop"):
         raise ValueError(f"on_corrupt must be 'raise' or 'stop', not {on_corrupt!r}")
