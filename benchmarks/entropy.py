@@ -19,15 +19,16 @@ Printed:
   i.e. what entropy coding adds), and the entropy decoder's throughput in raw
   bits per second;
 - per iteration over all photos: raw bits, coded bytes, coded/raw and how many
-  chunks the writer stored with codings 0, 1 and 3; beside it, coded/raw had
+  chunks the writer stored with codings 0, 1, 3 and 4; beside it, coded/raw had
   every chunk been stored with coding 1 alone and (for a model with a context
   prior) coding 3 alone, each falling back to raw bits where those are smaller;
 - the totals: coded/raw over every bit, the same alternatives, the time shares,
   and the entropy decoder's throughput for each coding.
 
-"Raw" is the bitplane as coding 0 stores it (one bit per code bit); "coded" is
-the ITER payload actually written (the smallest of codings 0, 1 and, for a
-model with a context prior, 3).
+"Raw" is the bitplane as coding 0 stores it (one bit per code bit; a partial
+last iteration has fewer); "coded" is the ITER payload actually written (the
+smallest of codings 0, 1 and, for a model with a context prior, 3; coding 4
+for a partial last iteration).
 """
 
 from __future__ import annotations
@@ -76,14 +77,15 @@ class Timed:
 def measure(path: Path, quality: float, model: str | None, repeat: int) -> dict:
     image = Image.open(path)
     image.load()
-    with Timed("encode_bitplane") as timed:
+    with Timed("encode_bitplane") as whole, Timed("encode_segmented") as partial:
         start = time.perf_counter()
         data = pillow_rgc.encode(image, quality=quality, model=model)
         encode_total = time.perf_counter() - start
-    encode_entropy = timed.seconds
+    encode_entropy = whole.seconds + partial.seconds
     parsed = container.read(data)
     shape = parsed.header.code_shape()
     raw_bits = int(np.prod(shape))
+    bitplanes = api.read_bitplanes(parsed)
     decodes = []
     for _ in range(repeat):
         with Timed("decode_bitplane") as timed:
@@ -96,25 +98,39 @@ def measure(path: Path, quality: float, model: str | None, repeat: int) -> dict:
         "size": image.size,
         "version": "{}.{}".format(*parsed.header.version),
         "raw_bits": raw_bits,
+        "chunk_bits": [bits.size for bits in bitplanes],  # fewer in a partial last iteration
         "chunks": [(chunk.coding, len(chunk.payload)) for chunk in parsed.iterations],
         "encode": (encode_total, encode_entropy),
         "decode": (decode_total, decode_entropy),
         "decode_by_coding": by_coding,
-        "alone": sizes_alone(parsed, model),
+        "alone": sizes_alone(parsed, bitplanes, model),
     }
 
 
-def sizes_alone(parsed: container.Container, model: str | None) -> list[tuple[int, int | None]]:
+def sizes_alone(
+    parsed: container.Container, bitplanes: list[np.ndarray], model: str | None
+) -> list[tuple[int, int | None]]:
     """Per iteration, the payload bytes of coding 1 alone and of coding 3 alone (None without a prior),
-    each replaced by the raw bytes where those are fewer, as a writer with only that coding would do."""
+    each replaced by the raw bytes where those are fewer, as a writer with only that coding would do.
+
+    A partial last iteration counts as written (coding 4 is coding 3 in segments) for coding 3, and
+    its channels coded with coding 1 (against the same channels of the iteration before) for coding 1.
+    """
     prior = models.load_model(model or models.DEFAULT_MODEL).prior
-    bitplanes = api.read_bitplanes(parsed)
     sizes = []
-    for t, bits in enumerate(bitplanes):
+    for t, (bits, chunk) in enumerate(zip(bitplanes, parsed.iterations)):
         raw = -(-bits.size // 8)
-        context = entropy.encode_bitplane(bits, bitplanes[:t])[1]
-        coded = prior_coding.encode_prior(bits, bitplanes[:t], prior) if prior is not None else None
-        sizes.append((len(context), None if coded is None else min(raw, len(coded))))
+        earlier = [plane[: len(bits)] for plane in bitplanes[:t]]
+        context = (
+            min(raw, len(entropy.encode_context(bits, earlier))) if bits.size >= entropy.MIN_BITS else raw
+        )
+        if prior is None:
+            coded = None
+        elif chunk.coding == entropy.SEGMENTED:
+            coded = len(chunk.payload)
+        else:
+            coded = len(prior_coding.encode_prior(bits, bitplanes[:t], prior))
+        sizes.append((context, None if coded is None else min(raw, coded)))
     return sizes
 
 
@@ -130,7 +146,7 @@ def report(results: list[dict]) -> None:
     for r in results:
         iterations = len(r["chunks"])
         coded = sum(size for _, size in r["chunks"])
-        bits = r["raw_bits"] * iterations
+        bits = sum(r["chunk_bits"])
         throughput = bits / r["decode"][1] / 1e6 if r["decode"][1] else float("inf")
         size = "{}x{}".format(*r["size"])
         print(
@@ -144,20 +160,20 @@ def report(results: list[dict]) -> None:
     most = max(len(r["chunks"]) for r in results)
     print(
         f"{'iteration':>9s} {'photos':>6s} {'raw bits':>12s} {'coded bytes':>12s} coded/raw"
-        "  codings 0/1/3  coding 1 alone  coding 3 alone"
+        "  codings 0/1/3/4  coding 1 alone  coding 3 alone"
     )
     for t in range(most):
-        rows = [(r["raw_bits"], r["chunks"][t], r["alone"][t]) for r in results if len(r["chunks"]) > t]
+        rows = [(r["chunk_bits"][t], r["chunks"][t], r["alone"][t]) for r in results if len(r["chunks"]) > t]
         raw = sum(bits for bits, _, _ in rows)
         coded = sum(size for _, (_, size), _ in rows)
         chosen = "/".join(str(sum(coding == c for _, (coding, _), _ in rows)) for c in entropy.CODINGS)
         alone = [ratio([size[i] for _, _, size in rows], raw) for i in (0, 1)]
         print(
-            f"{t:9d} {len(rows):6d} {raw:12d} {coded:12d} {8 * coded / raw:9.3f}  {chosen:>13s}"
+            f"{t:9d} {len(rows):6d} {raw:12d} {coded:12d} {8 * coded / raw:9.3f}  {chosen:>15s}"
             f"  {alone[0]:>14s}  {alone[1]:>14s}"
         )
 
-    raw = sum(r["raw_bits"] * len(r["chunks"]) for r in results)
+    raw = sum(sum(r["chunk_bits"]) for r in results)
     coded = sum(size for r in results for _, size in r["chunks"])
     encode = [sum(r["encode"][i] for r in results) for i in (0, 1)]
     decode = [sum(r["decode"][i] for r in results) for i in (0, 1)]
@@ -169,7 +185,9 @@ def report(results: list[dict]) -> None:
     print(f"entropy decode throughput: {raw / decode[1] / 1e6:.1f} million raw bits per second")
     for coding in entropy.CODINGS:
         seconds = sum(r["decode_by_coding"].get(coding, 0.0) for r in results)
-        bits = sum(r["raw_bits"] for r in results for chosen, _ in r["chunks"] if chosen == coding)
+        bits = sum(
+            n for r in results for n, (chosen, _) in zip(r["chunk_bits"], r["chunks"]) if chosen == coding
+        )
         if bits:
             print(f"  coding {coding}: {bits} raw bits in {seconds:.3f} s, {bits / seconds / 1e6:.1f} Mbit/s")
 

@@ -265,8 +265,8 @@ def _last_iteration(bits, reconstruction, reached, room: float, whole, prefixes)
     def channels(index: int) -> int:
         return len(bits) if candidates[index] is whole else (index + 1) * size
 
-    low, high = 0, len(candidates) - 1
-    while reached is not None and low < high:
+    low, high = (0, len(candidates) - 1) if reached else (len(candidates) - 1,) * 2  # no target: the most
+    while low < high:
         middle = (low + high) // 2
         reconstruction.replace_last(bits[: channels(middle)])
         low, high = (low, middle) if reached(reconstruction) else (middle + 1, high)

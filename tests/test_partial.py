@@ -225,6 +225,10 @@ def test_max_bytes_fills_the_budget_with_segments(photo, monkeypatch):
     assert len(data) <= budget
     parsed = container.read(data)
     assert len(parsed.iterations) == 3 and parsed.iterations[-1].coding == entropy.SEGMENTED
+    segments = prior_coding.segments_of(parsed.iterations[-1].payload, 8)
+    whole_third = container.read(pillow_rgc.encode(photo, iterations=3, model=PRIOR_MODEL, segmented=True))
+    following = prior_coding.segments_of(whole_third.iterations[-1].payload, 8)[len(segments)]
+    assert len(data) + 4 + 4 * len(following[1]) > budget  # one more segment would not have fitted
     monkeypatch.setattr(api, "_last_iteration", whole_iterations_only)
     assert len(pillow_rgc.encode(photo, max_bytes=budget, model=PRIOR_MODEL)) < len(data)
 
