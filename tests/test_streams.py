@@ -165,3 +165,19 @@ def test_verify_finds_damage_without_decoding(data, monkeypatch):
     with Image.open(io.BytesIO(with_bad_crc_in_iteration(data, 3))) as im:
         with pytest.raises(OSError, match="ITER.*CRC"):
             im.verify()
+
+
+def test_a_parser_shows_the_segments_received_of_a_segmented_file():
+    data = pillow_rgc.encode(
+        synthetic_photo(512, 384, seed=3), iterations=3, model="rgc-tiny-test-prior", segmented=True
+    )
+    last = container.read(data).iterations[-1]
+    parser = ImageFile.Parser()
+    parser.feed(data[: last.offset + last.size // 2])  # about half of the last iteration's segments
+    parser.image.load()
+    halfway = pixels(parser.image)
+    two = pixels(pillow_rgc.decode(data, iterations=2))
+    cut = pixels(pillow_rgc.decode(data[: last.offset + last.size // 2]))
+    assert np.array_equal(halfway, cut) and not np.array_equal(halfway, two)
+    parser.feed(data[last.offset + last.size // 2 :])
+    assert np.array_equal(pixels(parser.close()), pixels(pillow_rgc.decode(data)))
