@@ -278,6 +278,17 @@ def encode_segmented(
     return payloads
 
 
+def _segment_ends(payload: bytes):
+    """Where each segment of a coding-4 payload ends, for every segment whose length is there (the last
+    one may claim bytes past the payload's end)."""
+    offset = SEGMENT_CHANNELS.sizeof()
+    while offset + SEGMENT_LENGTH.sizeof() <= len(payload):
+        offset += SEGMENT_LENGTH.sizeof() + int.from_bytes(
+            payload[offset : offset + SEGMENT_LENGTH.sizeof()], "big"
+        )
+        yield offset
+
+
 def segments_of(payload: bytes, channels: int) -> list[tuple[int, np.ndarray]]:
     """(channels, coded words) of each segment of a coding-4 payload, checked without decoding."""
     if not payload:
@@ -285,19 +296,20 @@ def segments_of(payload: bytes, channels: int) -> list[tuple[int, np.ndarray]]:
     segment_channels = SEGMENT_CHANNELS.parse(payload)
     if not 1 <= segment_channels <= channels:
         raise PayloadError(f"{segment_channels} channels per segment, outside 1 .. {channels}")
-    segments, offset, first = [], SEGMENT_CHANNELS.sizeof(), 0
-    while offset < len(payload):
-        if first >= channels:
-            raise PayloadError(f"data after the last of {segment_count(channels, segment_channels)} segments")
-        if offset + SEGMENT_LENGTH.sizeof() > len(payload):
-            raise PayloadError("the payload ends inside a segment length")
-        length = int.from_bytes(payload[offset : offset + SEGMENT_LENGTH.sizeof()], "big")
-        offset += SEGMENT_LENGTH.sizeof()
-        if offset + length > len(payload):
-            raise PayloadError(f"segment {len(segments)} claims {length} bytes, beyond the payload")
-        count = min(segment_channels, channels - first)
-        segments.append((count, coded_words(payload[offset : offset + length])))
-        offset, first = offset + length, first + count
+    limit = segment_count(channels, segment_channels)
+    segments, start = [], SEGMENT_CHANNELS.sizeof()
+    for end in _segment_ends(payload):
+        if len(segments) == limit:
+            break
+        if end > len(payload):
+            raise PayloadError(f"segment {len(segments)} claims {end - start - 4} bytes, beyond the payload")
+        count = min(segment_channels, channels - len(segments) * segment_channels)
+        segments.append((count, coded_words(payload[start + SEGMENT_LENGTH.sizeof() : end])))
+        start = end
+    if start < len(payload):
+        if len(segments) == limit:
+            raise PayloadError(f"data after the last of {limit} segments")
+        raise PayloadError("the payload ends inside a segment length")
     if not segments:
         raise PayloadError("a coding 4 payload without a segment")
     return segments
@@ -307,20 +319,15 @@ def whole_segments(payload: bytes, channels: int) -> bytes:
     """The start of a cut coding-4 payload up to its last complete segment (b"" when there is none)."""
     if not payload or not 1 <= payload[0] <= channels:
         return b""
-    end = offset = SEGMENT_CHANNELS.sizeof()
-    for _ in range(segment_count(channels, payload[0])):
-        if offset + SEGMENT_LENGTH.sizeof() > len(payload):
+    limit = segment_count(channels, payload[0])
+    ends = []
+    for end in _segment_ends(payload):
+        if end > len(payload) or len(ends) == limit:
             break
-        offset += SEGMENT_LENGTH.sizeof() + int.from_bytes(
-            payload[offset : offset + SEGMENT_LENGTH.sizeof()], "big"
-        )
-        if offset > len(payload):
-            break
-        end = offset
-    else:
-        if end < len(payload):
-            return b""  # data after the last segment breaks a rule: the cut chunk is ignored
-    return payload[:end] if end > SEGMENT_CHANNELS.sizeof() else b""
+        ends.append(end)
+    if len(ends) == limit and ends[-1] < len(payload):
+        return b""  # data after the last segment breaks a rule: the cut chunk is ignored
+    return payload[: ends[-1]] if ends else b""
 
 
 def payload_problem(payload: bytes, channels: int, segmented: bool) -> str | None:
