@@ -121,9 +121,7 @@ def sizes_alone(
     for t, (bits, chunk) in enumerate(zip(bitplanes, parsed.iterations)):
         raw = -(-bits.size // 8)
         earlier = [plane[: len(bits)] for plane in bitplanes[:t]]
-        context = (
-            min(raw, len(entropy.encode_context(bits, earlier))) if bits.size >= entropy.MIN_BITS else raw
-        )
+        context = len(entropy.encode_bitplane(bits, earlier)[1])
         if prior is None:
             coded = None
         elif chunk.coding == entropy.SEGMENTED:
