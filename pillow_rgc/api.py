@@ -183,7 +183,8 @@ def encode(
         - raw_size
     )
     room = math.inf if max_bytes is None else max_bytes - frame_bytes
-    payloads = _encode_tile(loaded, pixels, reference, mode, limit, target, room, segmented)
+    largest = header.max_entry_payload()
+    payloads = _encode_tile(loaded, pixels, reference, mode, limit, target, largest, room, segmented)
     if not payloads:
         raise ValueError(
             f"max_bytes={max_bytes} is too small: the file needs {frame_bytes} bytes and some bits"
@@ -196,7 +197,7 @@ def encode(
 
 
 def _encode_tile(
-    loaded, pixels, reference, mode, limit, target, room: float = math.inf, segmented: bool = False
+    loaded, pixels, reference, mode, limit, target, largest: int, room=math.inf, segmented=False
 ) -> list[tuple[int, bytes]]:
     """(coding, payload) of each iteration of one picture or tile, under its rate control.
 
@@ -204,13 +205,11 @@ def _encode_tile(
     ``target`` (None: until ``limit``) or the ITER chunks would pass ``room``
     bytes. The last iteration is then cut to the fewest of its segments that
     reach the target within the room, else to the most that fit (:func:`_last_iteration`).
+    ``largest``: the longest payload an ITER chunk (or tile entry) may carry.
     ``segmented``: every iteration but the first in coding 4 (see :func:`encode`).
     """
     payloads: list[tuple[int, bytes]] = []
     scorer = None if target is None else MsSsimReference(reference)  # the source's half of MS-SSIM, once
-    padded = codec.padded_size(*pixels.shape[:2], loaded.info.code_stride)
-    cells = padded[0] * padded[1] // loaded.info.code_stride**2
-    largest = -(-loaded.info.code_channels * cells // 8) + container.MAX_ITER_OVERHEAD  # an ITER's limit
 
     def reached(reconstruction: codec.Reconstruction) -> bool:
         return scorer.score(modes.output_pixels(reconstruction.pixels(), mode)) >= target
@@ -281,7 +280,13 @@ def _encode_tiles(header, loaded, pixels, reference, limit, target, ancillary, a
     """A tiled file (format 3.x): each tile coded on its own, then one ITER chunk per iteration."""
     per_tile = [
         _encode_tile(
-            loaded, pixels[y : y + h, x : x + w], reference[y : y + h, x : x + w], header.mode, limit, target
+            loaded,
+            pixels[y : y + h, x : x + w],
+            reference[y : y + h, x : x + w],
+            header.mode,
+            limit,
+            target,
+            header.max_entry_payload(w, h),
         )
         for x, y, w, h in header.tiles()
     ]
@@ -481,15 +486,10 @@ def _raw_bits(chunk: container.IterationChunk, tile_bits: list[int], channels: i
     a partial iteration carries only its first channels."""
     entries = [(chunk.coding, chunk.payload)] if chunk.tiles is None else chunk.tiles
     return sum(
-        bits * _known_channels(entry, channels) // channels
+        bits * entropy.known_channels(*entry, channels) // channels
         for bits, entry in zip(tile_bits, entries)
         if entry is not None
     )
-
-
-def _known_channels(entry: tuple[int, bytes], channels: int) -> int:
-    coding, payload = entry
-    return entropy.known_channels(payload, channels) if coding == entropy.SEGMENTED else channels
 
 
 def truncate(data: bytes, iterations: int | None = None, max_bytes: int | None = None) -> bytes:

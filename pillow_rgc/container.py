@@ -258,18 +258,21 @@ class Header:
         tallest = max(stop - start for start, stop in tiling.spans(self.height, self.tile_height, overlap))
         return widest, tallest
 
+    def max_entry_payload(self, width: int | None = None, height: int | None = None) -> int:
+        """Largest payload of one iteration's bits of the picture, or of a tile: raw size plus slack."""
+        return self.raw_payload_size(width, height) + MAX_ITER_OVERHEAD
+
     def max_iter_payload(self) -> int:
         """Largest ITER payload a file of this header may hold (the chunk length limit, less 3)."""
         if not self.tiled:
-            return self.raw_payload_size() + MAX_ITER_OVERHEAD
+            return self.max_entry_payload()
         overlap = self.tile_overlap
         columns = tiling.spans(self.width, self.tile_width, overlap)
         rows = tiling.spans(self.height, self.tile_height, overlap)
         widths = Counter(stop - start for start, stop in columns)
         heights = Counter(stop - start for start, stop in rows)
-        entry = TILE_ENTRY_FIXED + 1 + MAX_ITER_OVERHEAD  # length, coding, slack
         return sum(
-            count_w * count_h * (entry + self.raw_payload_size(w, h))
+            count_w * count_h * (TILE_ENTRY_FIXED + 1 + self.max_entry_payload(w, h))  # length, coding
             for w, count_w in widths.items()
             for h, count_h in heights.items()
         )
@@ -808,12 +811,8 @@ def _cut_iteration(walk: _Walk, data: bytes, offset: int) -> IterationChunk | No
     words must still be used up exactly when decoded.
     """
     header = walk.header
-    if header.tiled or len(data) < _ITER_FIXED:
-        return None
-    fields = _ITER.parse(data)
-    if fields.coding != CODING_SEGMENTED or fields.index != walk.iterations or not fields.index:
-        return None
-    if _coding_problem(header.version, fields.coding):
+    fields = _ITER.parse(data)  # ``_chunks`` hands on only the coding-4 chunks of one-tile pictures
+    if fields.index != walk.iterations:
         return None
     payload = entropy.whole_segments(fields.payload, header.code_channels)
     if not payload or _tile_payload_problem(
@@ -857,8 +856,6 @@ def _payload_problem(
     problem = _coding_problem(header.version, coding)
     if problem:
         return problem, None
-    if coding == CODING_SEGMENTED and not index:
-        return "coding 4 in the first iteration", None
     if header.tiled != (coding == CODING_TILED):
         return f"coding {coding} in a {'tiled' if header.tiled else 'one-tile'} picture", None
     if coding != CODING_TILED:
@@ -879,8 +876,6 @@ def _payload_problem(
         if tile in ended:
             return f"tile {tile} has bits after its iterations ended", None
         problem = _tile_payload_problem(header, *entry, index, width, height)
-        if not problem and entry[0] == CODING_SEGMENTED and not index:
-            problem = "coding 4 in the first iteration"
         if problem:
             return f"tile {tile}: {problem}", None
         if _partial(header, *entry):
@@ -890,9 +885,7 @@ def _payload_problem(
 
 def _partial(header: Header, coding: int, payload: bytes) -> bool:
     """Whether a (checked) payload holds only the first channels of its iteration."""
-    if coding != CODING_SEGMENTED:
-        return False
-    return entropy.known_channels(payload, header.code_channels) < header.code_channels
+    return entropy.known_channels(coding, payload, header.code_channels) < header.code_channels
 
 
 def _tile_payload_problem(
@@ -903,9 +896,10 @@ def _tile_payload_problem(
         expected = header.raw_payload_size(width, height)
         return None if len(payload) == expected else f"payload of {len(payload)} bytes, expected {expected}"
     if coding in (CODING_CONTEXT, CODING_PRIOR, CODING_SEGMENTED):
-        return _coding_problem(header.version, coding) or entropy.payload_problem(
-            coding, payload, header.code_shape(width, height), index
-        )
+        problem = _coding_problem(header.version, coding)
+        if not problem and coding == CODING_SEGMENTED and not index:
+            problem = "coding 4 in the first iteration"
+        return problem or entropy.payload_problem(coding, payload, header.code_shape(width, height), index)
     return f"unsupported coding {coding}"
 
 

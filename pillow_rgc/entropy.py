@@ -572,9 +572,9 @@ def whole_segments(payload: bytes, channels: int) -> bytes:
     return prior_coding.whole_segments(payload, channels)
 
 
-def known_channels(payload: bytes, channels: int) -> int:
-    """Channels of its iteration that a coding-4 payload holds (checked by ``payload_problem``)."""
-    return prior_coding.known_channels(payload, channels)
+def known_channels(coding: int, payload: bytes, channels: int) -> int:
+    """Channels of its iteration that a (checked) payload holds: all but in a partial coding-4 one."""
+    return prior_coding.known_channels(payload, channels) if coding == SEGMENTED else channels
 
 
 def _split(payload: bytes, shape, first: bool) -> tuple[_Model, np.ndarray]:

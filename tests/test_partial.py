@@ -44,7 +44,7 @@ def test_coding_4_decodes_the_channels_of_the_segments_it_holds(shape, segment_c
     payload = prior_coding.encode_segmented(planes[2], planes[:2], prior, segment_channels)[segments - 1]
     known = min(segments * segment_channels, channels)
     assert entropy.payload_problem(entropy.SEGMENTED, payload, shape, 2) is None
-    assert entropy.known_channels(payload, channels) == known
+    assert entropy.known_channels(entropy.SEGMENTED, payload, channels) == known
     decoded = entropy.decode_bitplane(entropy.SEGMENTED, payload, shape, planes[:2], prior)
     assert np.array_equal(decoded, planes[2][:known])
 
