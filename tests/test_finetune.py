@@ -78,6 +78,38 @@ def test_frozen_layers_keep_their_weights_and_the_others_train(tmp_path, photos)
         assert unchanged == name.startswith(("encoder.conv.", "encoder.rnns.0.")), name
 
 
+def test_a_new_decoder_behind_a_trained_frozen_encoder(tmp_path, photos):
+    """--init with --arch keeps the start's tensors that still fit: here its encoder, frozen."""
+    run_training(photos, tmp_path / "start", 1)
+    start = torch.load(tmp_path / "start" / "weights.pt", weights_only=True)["model"]
+    smaller_top = {"decoder_hidden": [8, 8, 4, 4], "decoder_input_kernels": [3, 3, 1, 1]}
+    args = train.parse_args(
+        [
+            *("--images", str(photos), "--run", str(tmp_path / "fast"), "--steps", "2"),
+            *("--batch", "2", "--patch", "32", "--iterations", "2", "--threads", "1"),
+            *("--init", str(tmp_path / "start" / "weights.pt"), "--freeze", "encoder"),
+            *("--arch", json.dumps(smaller_top)),
+        ]
+    )
+    blob = torch.load(train.train(args), weights_only=True)
+    assert Architecture.from_json(json.loads(blob["architecture"])) == Architecture.from_json(
+        {**TINY, **smaller_top}
+    )
+    after = blob["model"]
+    encoder = [name for name in after if name.startswith("encoder.")]
+    assert encoder and all(torch.equal(start[name], after[name]) for name in encoder)
+    assert start["decoder.rnns.3.input_conv.weight"].shape != after["decoder.rnns.3.input_conv.weight"].shape
+
+
+def test_shared_weights_take_the_start_where_name_and_shape_fit():
+    start = {"a": torch.ones(2, 3), "b": torch.ones(4), "gone": torch.ones(1)}
+    fresh = {"a": torch.zeros(2, 3), "b": torch.zeros(5), "new": torch.zeros(2)}
+    shared = train.shared_weights(start, fresh)
+    assert set(shared) == set(fresh)
+    assert torch.equal(shared["a"], start["a"])
+    assert torch.equal(shared["b"], fresh["b"]) and torch.equal(shared["new"], fresh["new"])
+
+
 def _convolution_weights_in_backward(codec: ResidualCodec) -> set[tuple[int, ...]]:
     """Shapes of the weights of every convolution that backward of the last reconstruction runs through."""
     outputs = codec(torch.rand(1, 3, 32, 32) - 0.5, 3)

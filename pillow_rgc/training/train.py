@@ -128,8 +128,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         default="stochastic",
         help="training binarizer: the paper's stochastic bits, or the encode-time sign (straight-through)",
     )
-    p.add_argument("--arch", default=None, help="architecture as JSON (new runs only)")
-    p.add_argument("--init", default=None, help="weights.pt or model folder to start a new run from")
+    p.add_argument(
+        "--arch",
+        default=None,
+        help="architecture as JSON (new runs only); with --init, the fields it changes (the rest is kept)",
+    )
+    p.add_argument(
+        "--init",
+        default=None,
+        help="weights.pt or model folder to start a new run from (with --arch: the tensors that still fit)",
+    )
     p.add_argument(
         "--freeze",
         default="",
@@ -172,6 +180,15 @@ def freeze(model: ResidualCodec, prefixes: list[str]) -> None:
             parameters[name].requires_grad_(False)
 
 
+def shared_weights(start: dict, fresh: dict) -> dict:
+    """``fresh`` with every tensor that ``start`` has under the same name and shape: a changed
+    decoder, say, starts anew behind the start's encoder (``--freeze encoder`` then trains it alone)."""
+    return {
+        name: start[name] if name in start and start[name].shape == tensor.shape else tensor
+        for name, tensor in fresh.items()
+    }
+
+
 def build_model(args: argparse.Namespace, run: Path) -> tuple[ResidualCodec, torch.optim.Optimizer, Progress]:
     """The model and optimizer to continue from: the run's checkpoint, ``--init``, or fresh."""
     checkpoint_path = run / "checkpoint.pt"
@@ -182,8 +199,10 @@ def build_model(args: argparse.Namespace, run: Path) -> tuple[ResidualCodec, tor
         model.load_state_dict(blob["model"])
     elif args.init:
         arch, state = load_weights(args.init)
+        if args.arch:  # a new architecture that keeps what it shares with the start
+            arch = Architecture.from_json({**arch.to_json(), **json.loads(args.arch)})
         model = ResidualCodec(arch)
-        model.load_state_dict(state)
+        model.load_state_dict(shared_weights(state, model.state_dict()))
     else:
         arch = Architecture.from_json(json.loads(args.arch)) if args.arch else Architecture()
         model = ResidualCodec(arch)
