@@ -1,7 +1,7 @@
 """Would spatially adaptive bits pay? Code cells that stop receiving bits, estimated without a format.
 
 Usage:
-    python benchmarks/adaptive_bits.py DIR [--model rgc-lean-5] [--limit N]
+    python benchmarks/adaptive_bits.py DIR [--model ID] [--limit N]
 
 Johnston et al. (2018) send an iteration's bits only for the code cells (here
 16x16 pixels) that still need them; the others get none and their decoder

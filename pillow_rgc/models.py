@@ -30,7 +30,7 @@ from .prior_coding import PRIOR_FILE, ContextPrior
 
 MODEL_FILE = "model.json"
 GRAPH_FILES = ("encoder.onnx", "decoder.onnx")
-DEFAULT_MODEL = "rgc-lean-5"
+DEFAULT_MODEL = "rgc-lean-6"
 
 #: onnxruntime threads per session; set before the first encode or decode.
 THREADS = min(2, os.cpu_count() or 1)
