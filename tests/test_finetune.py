@@ -78,7 +78,7 @@ def test_frozen_layers_keep_their_weights_and_the_others_train(tmp_path, photos)
         assert unchanged == name.startswith(("encoder.conv.", "encoder.rnns.0.")), name
 
 
-def test_a_new_decoder_behind_a_trained_frozen_encoder(tmp_path, photos):
+def test_a_new_decoder_behind_a_trained_frozen_encoder(tmp_path, photos, capsys):
     """--init with --arch keeps the start's tensors that still fit: here its encoder, frozen."""
     run_training(photos, tmp_path / "start", 1)
     start = torch.load(tmp_path / "start" / "weights.pt", weights_only=True)["model"]
@@ -99,6 +99,8 @@ def test_a_new_decoder_behind_a_trained_frozen_encoder(tmp_path, photos):
     encoder = [name for name in after if name.startswith("encoder.")]
     assert encoder and all(torch.equal(start[name], after[name]) for name in encoder)
     assert start["decoder.rnns.3.input_conv.weight"].shape != after["decoder.rnns.3.input_conv.weight"].shape
+    anew = capsys.readouterr().err.split("start anew: ")[1].splitlines()[0].split(", ")
+    assert "decoder.rnns.3.input_conv.weight" in anew and not any(n.startswith("encoder.") for n in anew)
 
 
 def test_shared_weights_take_the_start_where_name_and_shape_fit():

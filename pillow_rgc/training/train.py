@@ -202,7 +202,14 @@ def build_model(args: argparse.Namespace, run: Path) -> tuple[ResidualCodec, tor
         if args.arch:  # a new architecture that keeps what it shares with the start
             arch = Architecture.from_json({**arch.to_json(), **json.loads(args.arch)})
         model = ResidualCodec(arch)
-        model.load_state_dict(shared_weights(state, model.state_dict()))
+        if args.arch:
+            fresh = model.state_dict()
+            state = shared_weights(state, fresh)
+            anew = [name for name, tensor in state.items() if tensor is fresh[name]]
+            print(
+                f"--arch: {len(anew)} of {len(state)} tensors start anew: {', '.join(anew)}", file=sys.stderr
+            )
+        model.load_state_dict(state)
     else:
         arch = Architecture.from_json(json.loads(args.arch)) if args.arch else Architecture()
         model = ResidualCodec(arch)
