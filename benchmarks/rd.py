@@ -460,6 +460,20 @@ def print_report(curves, summary, times, comparison, n_photos, directory) -> Non
                 fmt(geo["decode_ratio"], ".2f"),
             ]
         )
+        means = {k: statistics.fmean(r[k] for r in comparison) for k in ("rgc_bytes", "avif_bytes")}
+        rows.append(  # the quality issue's target: mean sizes, AVIF photo by photo at rgc's MS-SSIM
+            [
+                "mean size",
+                f"{means['rgc_bytes']:.0f}",
+                "",
+                "",
+                f"{means['avif_bytes']:.0f}",
+                "",
+                fmt(means["rgc_bytes"] / means["avif_bytes"], ".3f"),
+                "",
+                "",
+            ]
+        )
         print_table(
             [
                 "photo",
