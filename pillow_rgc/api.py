@@ -214,17 +214,18 @@ def _encode_tile(
     def reached(reconstruction: codec.Reconstruction) -> bool:
         return scorer.score(modes.output_pixels(reconstruction.pixels(), mode)) >= target
 
-    def prefixes_of(bits: np.ndarray, earlier: list[np.ndarray]) -> list[bytes]:
-        """Coding-4 payloads with 1, 2 ... all segments, as far as they fit an ITER chunk."""
+    def prefixes_of(bits: np.ndarray, earlier: list[np.ndarray], segments: int) -> list[bytes]:
+        """Coding-4 payloads with 1, 2 ... all of at most ``segments`` segments, as far as they fit."""
         if not earlier or loaded.prior is None:  # coding 4 needs the prior, and never comes first
             return []
-        return [p for p in entropy.encode_segmented(bits, earlier, loaded.prior) if len(p) <= largest]
+        payloads = entropy.encode_segmented(bits, earlier, loaded.prior, segments)
+        return [p for p in payloads if len(p) <= largest]
 
     def keep_going(bitplanes: list[np.ndarray], reconstruction: codec.Reconstruction) -> bool:
         nonlocal room
         bits, earlier = bitplanes[-1], bitplanes[:-1]
-        prefixes = prefixes_of(bits, earlier) if segmented else None
-        if prefixes and len(prefixes) == entropy.segment_count(len(bits)):
+        prefixes = prefixes_of(bits, earlier, entropy.PARTIAL_SEGMENTS) if segmented else None
+        if prefixes and len(prefixes) == entropy.segment_count(len(bits), entropy.PARTIAL_SEGMENTS):
             whole = entropy.SEGMENTED, prefixes[-1]
         else:
             whole = entropy.encode_bitplane(bits, earlier, loaded.prior)
@@ -232,10 +233,10 @@ def _encode_tile(
             payloads.append(whole)
             room -= CHUNK_OVERHEAD + len(whole[1])
             return True
-        if prefixes is None:
-            prefixes = prefixes_of(bits, earlier)
+        finer = prefixes_of(bits, earlier, entropy.LAST_SEGMENTS)
+        size = entropy.segment_size(len(bits), entropy.LAST_SEGMENTS)
         goal = reached if scorer else None
-        last = _last_iteration(bits, reconstruction, goal, room - CHUNK_OVERHEAD, whole, prefixes)
+        last = _last_iteration(bits, reconstruction, goal, room - CHUNK_OVERHEAD, whole, finer, size)
         if last is not None:
             payloads.append(last)
         return False
@@ -244,11 +245,13 @@ def _encode_tile(
     return payloads
 
 
-def _last_iteration(bits, reconstruction, reached, room: float, whole, prefixes) -> tuple[int, bytes] | None:
+def _last_iteration(
+    bits, reconstruction, reached, room: float, whole, prefixes, size: int
+) -> tuple[int, bytes] | None:
     """The (coding, payload) that ends a picture: an iteration that reached the target or does not fit.
 
     A coding-4 payload may stop after any of its segments (``prefixes``: with 1, 2
-    ... all of them), and the decoder reads the channels it lacks as 0. Of the
+    ... all of them, ``size`` channels each), and the decoder reads the channels it lacks as 0. Of the
     prefixes that fit in ``room`` bytes, and ``whole`` when it fits, the first
     that ``reached`` the target (bisection: quality grows with the segments), else
     the last; but ``whole`` instead of a prefix no smaller. None when nothing fits.
@@ -259,7 +262,6 @@ def _last_iteration(bits, reconstruction, reached, room: float, whole, prefixes)
         candidates.append(whole)
     if not candidates:
         return None
-    size = entropy.segment_size(len(bits))
 
     def channels(index: int) -> int:
         return len(bits) if candidates[index] is whole else (index + 1) * size

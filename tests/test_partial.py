@@ -20,7 +20,7 @@ from .test_prior_coding import PRIOR_MODEL, random_prior, related_planes
 FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def whole_iterations_only(bits, reconstruction, reached, room, whole, prefixes):
+def whole_iterations_only(bits, reconstruction, reached, room, whole, prefixes, size):
     """The writer's rate control before coding 4: the last iteration whole, or not at all."""
     return whole if len(whole[1]) <= room else None
 
@@ -216,6 +216,18 @@ def test_a_quality_target_ends_with_the_fewest_segments_that_reach_it(photo, mon
     assert ms_ssim(np.asarray(photo), short) < target
     monkeypatch.setattr(api, "_last_iteration", whole_iterations_only)
     assert len(pillow_rgc.encode(photo, quality=target, model=PRIOR_MODEL)) > len(data)
+
+
+def test_the_last_iteration_has_its_own_finer_segments(photo, monkeypatch):
+    """Whole iterations of a segmented file use PARTIAL_SEGMENTS, the cut last one LAST_SEGMENTS."""
+    monkeypatch.setattr(entropy, "PARTIAL_SEGMENTS", 2)  # 4 channels a segment for the 8-channel model
+    monkeypatch.setattr(entropy, "LAST_SEGMENTS", 4)  # 2 channels a segment
+    three, four = (pillow_rgc.encode(photo, iterations=n, model=PRIOR_MODEL, segmented=True) for n in (3, 4))
+    budget = (len(three) + len(four)) // 2
+    parsed = container.read(pillow_rgc.encode(photo, max_bytes=budget, model=PRIOR_MODEL, segmented=True))
+    *whole, last = parsed.iterations[1:]
+    assert whole and {chunk.payload[0] for chunk in whole} == {4}
+    assert last.coding == entropy.SEGMENTED and last.payload[0] == 2
 
 
 def test_max_bytes_fills_the_budget_with_segments(photo, monkeypatch):
