@@ -234,9 +234,8 @@ def _encode_tile(
             room -= CHUNK_OVERHEAD + len(whole[1])
             return True
         finer = prefixes_of(bits, earlier, entropy.LAST_SEGMENTS)
-        size = entropy.segment_size(len(bits), entropy.LAST_SEGMENTS)
         goal = reached if scorer else None
-        last = _last_iteration(bits, reconstruction, goal, room - CHUNK_OVERHEAD, whole, finer, size)
+        last = _last_iteration(bits, reconstruction, goal, room - CHUNK_OVERHEAD, whole, finer)
         if last is not None:
             payloads.append(last)
         return False
@@ -245,13 +244,11 @@ def _encode_tile(
     return payloads
 
 
-def _last_iteration(
-    bits, reconstruction, reached, room: float, whole, prefixes, size: int
-) -> tuple[int, bytes] | None:
+def _last_iteration(bits, reconstruction, reached, room: float, whole, prefixes) -> tuple[int, bytes] | None:
     """The (coding, payload) that ends a picture: an iteration that reached the target or does not fit.
 
     A coding-4 payload may stop after any of its segments (``prefixes``: with 1, 2
-    ... all of them, ``size`` channels each), and the decoder reads the channels it lacks as 0. Of the
+    ... all of ``LAST_SEGMENTS`` segments), and the decoder reads the channels it lacks as 0. Of the
     prefixes that fit in ``room`` bytes, and ``whole`` when it fits, the first
     that ``reached`` the target (bisection: quality grows with the segments), else
     the last; but ``whole`` instead of a prefix no smaller. None when nothing fits.
@@ -262,6 +259,7 @@ def _last_iteration(
         candidates.append(whole)
     if not candidates:
         return None
+    size = entropy.segment_size(len(bits), entropy.LAST_SEGMENTS)
 
     def channels(index: int) -> int:
         return len(bits) if candidates[index] is whole else (index + 1) * size

@@ -303,18 +303,19 @@ def encode_bitplane(
     return min(candidates, key=lambda candidate: len(candidate[1]))
 
 
-def segment_size(channels: int, segments: int = PARTIAL_SEGMENTS) -> int:
-    """Channels per segment of this writer's coding-4 payloads: at most ``segments`` segments."""
+def segment_size(channels: int, segments: int) -> int:
+    """Channels per segment of this writer's coding-4 payloads of at most ``segments`` segments
+    (``PARTIAL_SEGMENTS`` for whole iterations, ``LAST_SEGMENTS`` for the one that ends a picture)."""
     return -(-channels // segments)
 
 
-def segment_count(channels: int, segments: int = PARTIAL_SEGMENTS) -> int:
-    """Segments of this writer's coding-4 payload of a whole iteration."""
+def segment_count(channels: int, segments: int) -> int:
+    """Segments of this writer's coding-4 payload of a whole iteration (see :func:`segment_size`)."""
     return prior_coding.segment_count(channels, segment_size(channels, segments))
 
 
 def encode_segmented(
-    bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior, segments: int = PARTIAL_SEGMENTS
+    bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior, segments: int
 ) -> list[bytes]:
     """The coding-4 payloads of ``bits`` that end after its 1st, 2nd ... last segment (this writer's
     segments: :func:`segment_size` channels each); the last holds the whole iteration."""

@@ -20,7 +20,7 @@ from .test_prior_coding import PRIOR_MODEL, random_prior, related_planes
 FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def whole_iterations_only(bits, reconstruction, reached, room, whole, prefixes, size):
+def whole_iterations_only(bits, reconstruction, reached, room, whole, prefixes):
     """The writer's rate control before coding 4: the last iteration whole, or not at all."""
     return whole if len(whole[1]) <= room else None
 
@@ -92,7 +92,12 @@ def partial_file() -> bytes:
     planes = api.read_bitplanes(parsed)
     prior = models.load_model(PRIOR_MODEL).prior
     payloads = [(chunk.coding, chunk.payload) for chunk in parsed.iterations[:3]]
-    payloads.append((entropy.SEGMENTED, entropy.encode_segmented(planes[3], planes[:3], prior)[2]))
+    payloads.append(
+        (
+            entropy.SEGMENTED,
+            entropy.encode_segmented(planes[3], planes[:3], prior, entropy.PARTIAL_SEGMENTS)[2],
+        )
+    )
     header = container.Header(**{**parsed.header.__dict__, "version": (2, 2)})
     return container.write(header, payloads)
 
@@ -161,7 +166,9 @@ def test_a_cut_inside_a_coding_4_chunk_decodes_its_complete_segments(partial_fil
     payloads = [(chunk.coding, chunk.payload) for chunk in parsed.iterations[:3]]
     ends = {}  # bytes of the chunk's data -> segments complete there
     for segments in (1, 2, 3):
-        payload = entropy.encode_segmented(planes[3], planes[:3], prior)[segments - 1]
+        payload = entropy.encode_segmented(planes[3], planes[:3], prior, entropy.PARTIAL_SEGMENTS)[
+            segments - 1
+        ]
         ends[container._ITER_FIXED + len(payload)] = (segments, payload)
     for data_bytes in range(1, last.size - 8):  # every cut inside the chunk, its CRC included
         cut = partial_file[: last.offset + 8 + data_bytes]

@@ -198,11 +198,9 @@ def build_model(args: argparse.Namespace, run: Path) -> tuple[ResidualCodec, tor
         model = ResidualCodec(Architecture.from_json(json.loads(blob["architecture"])))
         model.load_state_dict(blob["model"])
     elif args.init:
-        arch, state = load_weights(args.init)
-        if args.arch:  # a new architecture that keeps what it shares with the start
-            arch = Architecture.from_json({**arch.to_json(), **json.loads(args.arch)})
-        model = ResidualCodec(arch)
-        if args.arch:
+        start, state = load_weights(args.init)
+        model = ResidualCodec(Architecture.from_json({**start.to_json(), **json.loads(args.arch or "{}")}))
+        if model.arch != start:  # a changed architecture keeps what it shares with the start
             fresh = model.state_dict()
             state = shared_weights(state, fresh)
             anew = [name for name, tensor in state.items() if tensor is fresh[name]]
