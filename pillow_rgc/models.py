@@ -180,10 +180,9 @@ class LoadedModel:
         ]
 
     def zero_decoder_states(self, height: int, width: int) -> list[np.ndarray]:
-        """Decoder states for a padded image: resolutions 1/16, 1/8, 1/4, 1/2."""
-        n = len(self._decoder_channels)
+        """Decoder states for a padded image: resolutions 1/16, 1/8, 1/4, 1/2 (fast models: the first)."""
         return [
-            np.zeros((1, c, height >> (n - i), width >> (n - i)), np.float32)
+            np.zeros((1, c, height >> (4 - i), width >> (4 - i)), np.float32)
             for i, c in enumerate(self._decoder_channels)
         ]
 

@@ -32,8 +32,11 @@ VARIANTS = [
     {},
     {"decoder_input_kernels": [3, 3, 1, 1]},
     {"decoder_hidden_spatial": [3, 3, 3, 3]},
+    {"decoder_hidden": [8, 8], "decoder_input_kernels": [3, 3], "decoder_hidden_spatial": [1, 1]},
+    {"decoder_hidden": [8], "decoder_input_kernels": [3], "decoder_hidden_spatial": [1]},
 ]
-"""Architectures whose graphs differ in layout: 1x1 top input kernels, depthwise hidden convolutions."""
+"""Architectures whose graphs differ in layout: 1x1 top input kernels, depthwise hidden convolutions,
+fast decoders whose output fills 4x4 or 8x8 cells."""
 
 
 def varied_codec(variant: dict) -> ResidualCodec:
@@ -92,9 +95,14 @@ def test_train_resume_export_and_decode(tmp_path, photos):
     assert [r["setting"] for r in rows] == [1, 2] and rows[0]["bpp"] < rows[1]["bpp"]
 
 
-def test_exported_graphs_match_the_torch_model(tmp_path):
+FAST = {"decoder_hidden": [8, 8], "decoder_input_kernels": [3, 3], "decoder_hidden_spatial": [1, 1]}
+"""A fast decoder of two GRUs (1/16 and 1/8) whose output convolution fills 4x4 cells."""
+
+
+@pytest.mark.parametrize("variant", [{}, FAST])
+def test_exported_graphs_match_the_torch_model(tmp_path, variant):
     torch.manual_seed(0)
-    codec = ResidualCodec(Architecture.from_json(TINY))
+    codec = ResidualCodec(Architecture.from_json({**TINY, **variant}))
     export.export_model(codec, tmp_path / "m", "m", 2, "")
     pillow_rgc.add_model_path(tmp_path)
     image = torch.rand(1, 3, 48, 64) - 0.5
@@ -167,6 +175,20 @@ def test_macs_per_pixel_counts_the_decoder_convolutions():
     spatial = Architecture(decoder_hidden_spatial=(3, 3, 3, 3))
     added = 9 * 3 * (128 / 256 + 128 / 64 + 64 / 16 + 32 / 4)
     assert spatial.macs_per_pixel()["decoder"] == pytest.approx(13096 + added)
+    # two GRUs: the output convolution (27 per input channel and pixel) fills 4x4 cells from 1/4
+    fast = Architecture(
+        decoder_hidden=(128, 128), decoder_input_kernels=(3, 3), decoder_hidden_spatial=(1, 1)
+    )
+    two_top_grus = (9 * 32 * 3 * 64 + 64 * 3 * 64) / 16 + (9 * 16 * 3 * 32 + 32 * 3 * 32) / 4 + 27 * 8
+    assert fast.macs_per_pixel()["decoder"] == pytest.approx(13096 - two_top_grus + 27 * 32)
+    assert fast.output_shuffle == 4 and export.graph_macs_per_pixel(fast) == fast.macs_per_pixel()
+
+
+def test_decoder_settings_must_name_the_same_grus():
+    with pytest.raises(ValueError, match="same length"):
+        Architecture(decoder_hidden=(128, 128))
+    with pytest.raises(ValueError, match="same length"):
+        Architecture(decoder_hidden=(), decoder_input_kernels=(), decoder_hidden_spatial=())
 
 
 def test_training_ms_ssim_is_the_benchmarks_ms_ssim_and_has_gradients():

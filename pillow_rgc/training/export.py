@@ -108,6 +108,8 @@ def graph_macs_per_pixel(arch: Architecture) -> dict[str, float]:
     """Multiply-accumulates per pixel of the exported graphs: the architecture's, with the output
     convolution at half resolution (``half_resolution_output``: 4x the outputs on a quarter of the pixels)."""
     macs = arch.macs_per_pixel()
+    if arch.output_shuffle > 1:  # fast decoders: the output convolution runs as trained (``DecoderStep``)
+        return macs
     channels = arch.decoder_hidden[-1] // 4
     full_resolution = 9 * channels * 3
     return {**macs, "decoder": macs["decoder"] - full_resolution + full_resolution * 4 * 4 / 4}
@@ -139,7 +141,12 @@ class DecoderStep(nn.Module):
         decoder = codec.decoder
         self.conv = decoder.conv
         self.rnns = nn.ModuleList(SplitGatesGRU(cell) for cell in decoder.rnns)
-        self.output = half_resolution_output(decoder.output)
+        # At full resolution the output convolution is moved before the last shuffle
+        # (half_resolution_output); a fast decoder's output convolution, which fills 4x4 or
+        # 8x8 cells from 1/4 or 1/8 of the picture, ran 1.5 to 2x faster as trained.
+        self.merged = decoder.shuffle == 1
+        self.shuffle = 2 if self.merged else decoder.shuffle
+        self.output = half_resolution_output(decoder.output) if self.merged else decoder.output
 
     def forward(self, bits, *states):
         x = self.conv(bits)
@@ -149,7 +156,9 @@ class DecoderStep(nn.Module):
                 x = F.pixel_shuffle(x, 2)
             x = rnn(x, h)
             new_states.append(x)
-        return (F.pixel_shuffle(self.output(x), 2), *new_states)
+        if not self.merged:
+            x = F.pixel_shuffle(x, 2)
+        return (F.pixel_shuffle(self.output(x), self.shuffle), *new_states)
 
 
 def _export(module: nn.Module, inputs: tuple, input_names: list[str], output_names: list[str], path: Path):

@@ -35,18 +35,36 @@ class Architecture:
     memory is per cell; the paper's 3x3 hidden kernels let it see its neighbours,
     which helped the top GRUs here, but cost twice the decoder. A depthwise 3x3
     gives the neighbours for 9 multiply-accumulates per gate channel (MobileNets).
+
+    ``decoder_hidden`` may list fewer than four GRUs (the fast models): GRU *i*
+    still runs at 1/2^(4-i) of the picture, and the output convolution then
+    makes all the pixels of each 2^(4-n) x 2^(4-n) cell at once (depth to space),
+    so nothing runs at full or half resolution but that shuffle.
     """
 
     code_channels: int = 32
     encoder_conv: int = 32
     encoder_hidden: tuple[int, int, int] = (64, 128, 128)
     decoder_conv: int = 128
-    decoder_hidden: tuple[int, int, int, int] = (128, 128, 64, 32)
+    decoder_hidden: tuple[int, ...] = (128, 128, 64, 32)
     hidden_kernel: int = 1
-    decoder_input_kernels: tuple[int, int, int, int] = (3, 3, 3, 3)
-    decoder_hidden_spatial: tuple[int, int, int, int] = (1, 1, 1, 1)
+    decoder_input_kernels: tuple[int, ...] = (3, 3, 3, 3)
+    decoder_hidden_spatial: tuple[int, ...] = (1, 1, 1, 1)
 
     STRIDE = 16  # the encoder downsamples four times by 2
+
+    def __post_init__(self):
+        n = len(self.decoder_hidden)
+        if not 1 <= n <= 4 or len(self.decoder_input_kernels) != n or len(self.decoder_hidden_spatial) != n:
+            raise ValueError(
+                "decoder_hidden, decoder_input_kernels and decoder_hidden_spatial "
+                "need the same length, 1 to 4"
+            )
+
+    @property
+    def output_shuffle(self) -> int:
+        """Side of the pixel cell the output convolution fills at once (1: it runs at full resolution)."""
+        return 2 ** (4 - len(self.decoder_hidden))
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -166,7 +184,8 @@ class Decoder(nn.Module):
             cells.append(ConvGRUCell(c_in, c, 1, arch.hidden_kernel, kernel, spatial))
             c_in = c // 4  # depth-to-space halves resolution channels by 4
         self.rnns = nn.ModuleList(cells)
-        self.output = nn.Conv2d(c_in, 3, 3, padding=1)
+        self.shuffle = arch.output_shuffle
+        self.output = nn.Conv2d(c_in, 3 * self.shuffle**2, 3, padding=1)
 
     def forward(self, bits: torch.Tensor, states: list[torch.Tensor]):
         x = self.conv(bits)
@@ -175,7 +194,7 @@ class Decoder(nn.Module):
             h = rnn(x, h)
             new_states.append(h)
             x = F.pixel_shuffle(h, 2)
-        return self.output(x), new_states
+        return F.pixel_shuffle(self.output(x), self.shuffle), new_states
 
 
 TRAINING_BINARIZERS = ("stochastic", "straight-through")

@@ -4,7 +4,7 @@ Fine-tuning starts from a model a user has installed, and an installed model is
 only its two graphs and ``model.json``: this module turns the graphs'
 initializers back into a :class:`ResidualCodec` state dict, undoing what
 :mod:`.export` does for speed (one convolution per GRU gate; the output
-convolution moved to half resolution). Graphs written before those
+convolution moved to half resolution, which fast decoders keep as trained). Graphs written before those
 rewrites hold the training layout already and are read as they are.
 """
 
@@ -74,7 +74,7 @@ def load_model_weights(folder: str | Path) -> tuple[Architecture, dict[str, torc
         **_join_gates(_initializers(folder / "encoder.onnx", "encoder.")),
         **_join_gates(_initializers(folder / "decoder.onnx", "decoder.")),
     }
-    if state["decoder.output.weight"].shape[0] != 3:
+    if arch.output_shuffle == 1 and state["decoder.output.weight"].shape[0] != 3:
         state["decoder.output.weight"], state["decoder.output.bias"] = full_resolution_output(
             state["decoder.output.weight"], state["decoder.output.bias"]
         )
