@@ -157,6 +157,13 @@ def test_a_cpu_time_budget_stops_training_and_snapshots_on_cpu_time(tmp_path, ph
     assert snapshots and snapshots[0].name == "cpu-000000s.pt"
 
 
+def test_training_stops_at_the_steps_or_the_time_budget_whichever_comes_first():
+    args = train.parse_args(["--images", ".", "--run", ".", "--steps", "10", "--hours", "1"])
+    assert train.finished(train.Progress(step=10, seconds=60), args)
+    assert train.finished(train.Progress(step=3, seconds=3600), args)
+    assert not train.finished(train.Progress(step=9, seconds=3599), args)
+
+
 def test_the_learning_rate_follows_the_time_budget():
     args = train.parse_args(["--images", ".", "--run", ".", "--hours", "1", "--lr", "1e-3"])
     rates = [train.scheduled_rate(train.Progress(step=5, seconds=s), args) for s in (0, 180, 1800, 3600)]

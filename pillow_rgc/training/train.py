@@ -11,7 +11,8 @@ optimizer, step and time trained), so a long training can be spread over many
 sessions; ``--steps`` or ``--hours`` may be raised on resume to train longer.
 With ``--hours`` (wall time) or ``--cpu-hours`` (CPU time of the process: the
 fair budget on a machine shared with other work) the learning-rate schedule
-follows the time trained instead of the steps. ``RUN/weights.pt`` holds the
+follows the time trained instead of the steps; training stops at whichever of
+``--steps`` and the time budget comes first. ``RUN/weights.pt`` holds the
 model weights alone (small enough to commit as the resume point of a model
 line), ``RUN/train.log`` the loss, wall and CPU seconds and validation history, ``RUN/snapshots/`` the weights
 every ``--snapshot-every`` CPU seconds (to compare runs at equal CPU cost).
@@ -251,8 +252,9 @@ def time_budget(progress: Progress, args: argparse.Namespace) -> tuple[float, fl
 
 
 def finished(progress: Progress, args: argparse.Namespace) -> bool:
+    """At ``--steps`` or at the end of the time budget, whichever comes first."""
     budget = time_budget(progress, args)
-    return budget[0] >= budget[1] if budget else progress.step >= args.steps
+    return progress.step >= args.steps or (budget is not None and budget[0] >= budget[1])
 
 
 def scheduled_rate(progress: Progress, args: argparse.Namespace) -> float:
