@@ -88,17 +88,24 @@ class Reconstruction:
         self._before = None
         self.height, self.width = height, width
         self.states = model.zero_decoder_states(padded_h, padded_w)
-        self.value = np.zeros((1, 3, padded_h, padded_w), np.float32)
+        self._value = np.zeros((1, 3, padded_h, padded_w), np.float32)
         self.count = 0
+
+    @property
+    def value(self) -> np.ndarray:
+        """(1,3,H',W') reconstruction; a one-shot model's is synthesised on first look after each add."""
+        if self._value is None:
+            self._value = self.model.synthesize(self.states)
+        return self._value
 
     def add(self, bits: np.ndarray) -> None:
         partial = len(bits) < self.model.info.code_channels
-        self._before = (self.value, self.states) if self.revisable or partial else None
+        self._before = (self._value, self.states) if self.revisable or partial else None
         self.last_channels = len(bits)
         delta, self.states = self.model.decode_step(
             _as_signs(bits, self.model.info.code_channels), self.states
         )
-        self.value = self.value + delta
+        self._value = None if delta is None else self._value + delta
         self.count += 1
 
     def replace_last(self, bits: np.ndarray) -> None:
@@ -106,7 +113,7 @@ class Reconstruction:
         more of a cut one that has arrived. Needs a revisable reconstruction or a partial last iteration."""
         if self._before is None:
             raise ValueError("the last iteration cannot be replaced: it was whole and not kept revisable")
-        self.value, self.states = self._before
+        self._value, self.states = self._before
         self.count -= 1
         self.add(bits)
 

@@ -30,6 +30,7 @@ from .prior_coding import PRIOR_FILE, ContextPrior
 
 MODEL_FILE = "model.json"
 GRAPH_FILES = ("encoder.onnx", "decoder.onnx")
+SYNTHESIS_FILE = "synthesis.onnx"  # one-shot models only: the last decoder state -> the picture
 DEFAULT_MODEL = "rgc-lean-6"
 
 #: onnxruntime threads per session; set before the first encode or decode.
@@ -60,14 +61,15 @@ def user_model_dir() -> Path:
 
 
 def model_hash(folder: str | os.PathLike) -> str:
-    """SHA-256 (hex) of the encoder graph, the decoder graph and then the context prior, if there is one.
+    """SHA-256 (hex) of the encoder graph, the decoder graph, the synthesis graph of a one-shot model
+    and then the context prior, each if there is one.
 
     Models without a prior hash their two graphs alone, so their hashes (and the files that record
     them) are what they were before priors existed.
     """
     digest = hashlib.sha256()
-    prior = Path(folder) / PRIOR_FILE
-    for path in [*(Path(folder) / name for name in GRAPH_FILES), *([prior] if prior.is_file() else [])]:
+    optional = [Path(folder) / name for name in (SYNTHESIS_FILE, PRIOR_FILE)]
+    for path in [*(Path(folder) / name for name in GRAPH_FILES), *(p for p in optional if p.is_file())]:
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -85,6 +87,7 @@ class ModelInfo:
     description: str
     card: dict
     has_prior: bool = False
+    one_shot: bool = False
 
     @classmethod
     def from_folder(cls, folder: Path) -> ModelInfo:
@@ -99,6 +102,7 @@ class ModelInfo:
             description=card.get("description", ""),
             card=card,
             has_prior="context_prior" in card,
+            one_shot=bool(card["architecture"].get("synthesis")),
         )
 
 
@@ -167,6 +171,13 @@ class LoadedModel:
             str(info.folder / "decoder.onnx"), options, providers=providers
         )
         self.encoder_states = [i.name for i in self.encoder.get_inputs()[1:]]
+        self.synthesis = None
+        if info.one_shot != (info.folder / SYNTHESIS_FILE).is_file():
+            raise ModelError(f"model {info.id!r}: model.json and the folder disagree on {SYNTHESIS_FILE}")
+        if info.one_shot:
+            self.synthesis = onnxruntime.InferenceSession(
+                str(info.folder / SYNTHESIS_FILE), options, providers=providers
+            )
         self.decoder_states = [i.name for i in self.decoder.get_inputs()[1:]]
         arch = info.card["architecture"]
         self._encoder_channels = [arch["encoder_hidden"][i] for i in range(len(self.encoder_states))]
@@ -194,9 +205,18 @@ class LoadedModel:
         )
         return bits, states
 
-    def decode_step(self, bits: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-        delta, *states = self.decoder.run(None, {"bits": bits, **dict(zip(self.decoder_states, states))})
-        return delta, states
+    def decode_step(
+        self, bits: np.ndarray, states: list[np.ndarray]
+    ) -> tuple[np.ndarray | None, list[np.ndarray]]:
+        """(the increment of the reconstruction, or None for a one-shot model; the new states)."""
+        outputs = self.decoder.run(None, {"bits": bits, **dict(zip(self.decoder_states, states))})
+        if self.synthesis is not None:
+            return None, outputs
+        return outputs[0], outputs[1:]
+
+    def synthesize(self, states: list[np.ndarray]) -> np.ndarray:
+        """A one-shot model's reconstruction from its decoder states (run once per picture shown)."""
+        return self.synthesis.run(None, {"state": states[-1]})[0]
 
 
 def load_model(model_id: str, expected_sha256: str | None = None) -> LoadedModel:

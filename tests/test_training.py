@@ -34,9 +34,22 @@ VARIANTS = [
     {"decoder_hidden_spatial": [3, 3, 3, 3]},
     {"decoder_hidden": [8, 8], "decoder_input_kernels": [3, 3], "decoder_hidden_spatial": [1, 1]},
     {"decoder_hidden": [8], "decoder_input_kernels": [3], "decoder_hidden_spatial": [1]},
+    {
+        "decoder_hidden": [8, 8],
+        "decoder_input_kernels": [3, 3],
+        "decoder_hidden_spatial": [1, 1],
+        "synthesis": [8, 8],
+    },
+    {
+        "decoder_hidden": [8, 8],
+        "decoder_input_kernels": [3, 3],
+        "decoder_hidden_spatial": [1, 1],
+        "synthesis": [8],
+    },
 ]
 """Architectures whose graphs differ in layout: 1x1 top input kernels, depthwise hidden convolutions,
-fast decoders whose output fills 4x4 or 8x8 cells."""
+fast decoders whose output fills 4x4 or 8x8 cells, one-shot decoders (synthesis to full resolution or to
+2x2 cells)."""
 
 
 def varied_codec(variant: dict) -> ResidualCodec:
@@ -97,9 +110,11 @@ def test_train_resume_export_and_decode(tmp_path, photos):
 
 FAST = {"decoder_hidden": [8, 8], "decoder_input_kernels": [3, 3], "decoder_hidden_spatial": [1, 1]}
 """A fast decoder of two GRUs (1/16 and 1/8) whose output convolution fills 4x4 cells."""
+ONE_SHOT = {**FAST, "synthesis": [8, 8]}
+"""Its one-shot twin: two synthesis convolutions make the whole picture from the second GRU's state."""
 
 
-@pytest.mark.parametrize("variant", [{}, FAST])
+@pytest.mark.parametrize("variant", [{}, FAST, ONE_SHOT])
 def test_exported_graphs_match_the_torch_model(tmp_path, variant):
     torch.manual_seed(0)
     codec = ResidualCodec(Architecture.from_json({**TINY, **variant}))
@@ -219,6 +234,8 @@ def test_inference_graphs_compute_what_the_training_modules_compute(variant):
         delta, dec_expected = codec.decoder(bits, dec_states)
         enc_found = export.EncoderStep(codec)(residual, *enc_states)
         dec_found = export.DecoderStep(codec)(bits, *dec_states)
+        if arch.one_shot:  # the picture comes from the synthesis graph
+            dec_found = (export.SynthesisStep(codec)(dec_found[-1]), *dec_found)
     confident = code.abs() > 1e-4  # the sign of a code within rounding of 0 may go either way
     assert torch.equal(enc_found[0][confident], torch.where(code >= 0, 1.0, -1.0)[confident])
     for expected, found in zip([delta, *dec_expected, *enc_expected], [*dec_found, *enc_found[1:]]):

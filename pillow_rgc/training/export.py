@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..models import MODEL_FILE, model_hash
+from ..models import MODEL_FILE, SYNTHESIS_FILE, model_hash
 from .model import Architecture, ConvGRUCell, ResidualCodec, binarize
 from .train import load_codec
 
@@ -108,11 +108,12 @@ def graph_macs_per_pixel(arch: Architecture) -> dict[str, float]:
     """Multiply-accumulates per pixel of the exported graphs: the architecture's, with the output
     convolution at half resolution (``half_resolution_output``: 4x the outputs on a quarter of the pixels)."""
     macs = arch.macs_per_pixel()
-    if arch.output_shuffle > 1:  # fast decoders: the output convolution runs as trained (``DecoderStep``)
+    if arch.output_shuffle > 1:  # fast decoders: the output convolution runs as trained (``PictureLayers``)
         return macs
-    channels = arch.decoder_hidden[-1] // 4
+    channels = (arch.synthesis or arch.decoder_hidden)[-1] // 4
     full_resolution = 9 * channels * 3
-    return {**macs, "decoder": macs["decoder"] - full_resolution + full_resolution * 4 * 4 / 4}
+    part = "synthesis" if arch.one_shot else "decoder"
+    return {**macs, part: macs[part] + 3 * full_resolution}
 
 
 class EncoderStep(nn.Module):
@@ -133,20 +134,41 @@ class EncoderStep(nn.Module):
         return (binarize(torch.tanh(self.binarizer(x)), "sign"), *new_states)
 
 
-class DecoderStep(nn.Module):
-    """One decoder iteration: bits and states in, reconstruction increment and states out."""
+class PictureLayers(nn.Module):
+    """The layers after the last decoder GRU: its state -> the increment (additive models, inside
+    the decoder graph) or the whole picture (one-shot models: the synthesis graph)."""
 
     def __init__(self, codec: ResidualCodec):
         super().__init__()
         decoder = codec.decoder
-        self.conv = decoder.conv
-        self.rnns = nn.ModuleList(SplitGatesGRU(cell) for cell in decoder.rnns)
+        self.synthesis = decoder.synthesis
         # At full resolution the output convolution is moved before the last shuffle
         # (half_resolution_output); a fast decoder's output convolution, which fills 4x4 or
         # 8x8 cells from 1/4 or 1/8 of the picture, ran 1.5 to 2x faster as trained.
         self.merged = decoder.shuffle == 1
         self.shuffle = 2 if self.merged else decoder.shuffle
         self.output = half_resolution_output(decoder.output) if self.merged else decoder.output
+
+    def picture(self, x: torch.Tensor) -> torch.Tensor:
+        for conv in self.synthesis:
+            x = F.relu(conv(F.pixel_shuffle(x, 2)))
+        if not self.merged:
+            x = F.pixel_shuffle(x, 2)
+        return F.pixel_shuffle(self.output(x), self.shuffle)
+
+
+class DecoderStep(PictureLayers):
+    """One decoder iteration: bits and states in; the reconstruction increment (additive models)
+    and the states out."""
+
+    def __init__(self, codec: ResidualCodec):
+        super().__init__(codec)
+        decoder = codec.decoder
+        self.conv = decoder.conv
+        self.rnns = nn.ModuleList(SplitGatesGRU(cell) for cell in decoder.rnns)
+        self.one_shot = codec.arch.one_shot
+        if self.one_shot:  # those layers live in the synthesis graph
+            del self.synthesis, self.output
 
     def forward(self, bits, *states):
         x = self.conv(bits)
@@ -156,9 +178,14 @@ class DecoderStep(nn.Module):
                 x = F.pixel_shuffle(x, 2)
             x = rnn(x, h)
             new_states.append(x)
-        if not self.merged:
-            x = F.pixel_shuffle(x, 2)
-        return (F.pixel_shuffle(self.output(x), self.shuffle), *new_states)
+        return tuple(new_states) if self.one_shot else (self.picture(x), *new_states)
+
+
+class SynthesisStep(PictureLayers):
+    """A one-shot model's picture: the last decoder state in, the reconstruction out."""
+
+    def forward(self, state):
+        return self.picture(state)
 
 
 def _export(module: nn.Module, inputs: tuple, input_names: list[str], output_names: list[str], path: Path):
@@ -203,9 +230,11 @@ def export_model(codec: ResidualCodec, out: Path, model_id: str, iterations: int
             DecoderStep(codec),
             (bits, *dec_states),
             ["bits", *dec_names],
-            ["delta", *[n + "_out" for n in dec_names]],
+            [*([] if arch.one_shot else ["delta"]), *[n + "_out" for n in dec_names]],
             out / "decoder.onnx",
         )
+        if arch.one_shot:
+            _export(SynthesisStep(codec), (dec_states[-1],), ["state"], ["picture"], out / SYNTHESIS_FILE)
     card = {
         "id": model_id,
         "description": description,

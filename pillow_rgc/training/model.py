@@ -40,6 +40,14 @@ class Architecture:
     still runs at 1/2^(4-i) of the picture, and the output convolution then
     makes all the pixels of each 2^(4-n) x 2^(4-n) cell at once (depth to space),
     so nothing runs at full or half resolution but that shuffle.
+
+    ``synthesis`` (one-shot reconstruction, the paper's "one shot" variant): widths
+    of feed-forward 3x3 convolutions (each followed by ReLU and depth to space)
+    that turn the last decoder GRU's state into the whole picture, instead of
+    adding an increment per iteration. Only the GRUs recur, so a decode runs
+    them once per iteration and the synthesis once, at the end; and the picture
+    is no longer a linear function of the summed states, which capped the fast
+    additive decoders.
     """
 
     code_channels: int = 32
@@ -50,6 +58,7 @@ class Architecture:
     hidden_kernel: int = 1
     decoder_input_kernels: tuple[int, ...] = (3, 3, 3, 3)
     decoder_hidden_spatial: tuple[int, ...] = (1, 1, 1, 1)
+    synthesis: tuple[int, ...] = ()
 
     STRIDE = 16  # the encoder downsamples four times by 2
 
@@ -60,11 +69,18 @@ class Architecture:
                 "decoder_hidden, decoder_input_kernels and decoder_hidden_spatial "
                 "need the same length, 1 to 4"
             )
+        if n + len(self.synthesis) > 4 or any(w % 4 for w in self.synthesis):
+            raise ValueError("synthesis: at most 4 - len(decoder_hidden) widths, each a multiple of 4")
+
+    @property
+    def one_shot(self) -> bool:
+        """Whether the decoder makes the whole picture from its state (``synthesis``), not an increment."""
+        return bool(self.synthesis)
 
     @property
     def output_shuffle(self) -> int:
         """Side of the pixel cell the output convolution fills at once (1: it runs at full resolution)."""
-        return 2 ** (4 - len(self.decoder_hidden))
+        return 2 ** (4 - len(self.decoder_hidden) - len(self.synthesis))
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -84,7 +100,8 @@ class Architecture:
         return [(c, height // 2 ** (4 - i), width // 2 ** (4 - i)) for i, c in enumerate(self.decoder_hidden)]
 
     def macs_per_pixel(self) -> dict[str, float]:
-        """Multiply-accumulates per image pixel of one encoder and one decoder iteration."""
+        """Multiply-accumulates per image pixel of one encoder and one decoder iteration; a one-shot
+        model's ``synthesis`` (and output convolution) runs once per picture and is counted apart."""
         k2 = self.hidden_kernel**2
         enc = 9 * 3 * self.encoder_conv / 4
         c_in = self.encoder_conv
@@ -100,8 +117,14 @@ class Architecture:
             spatial = s * s * 3 * c if s > 1 else 0
             dec += (k * k * c_in * 3 * c + k2 * c * 3 * c + spatial) / 4 ** (4 - i)
             c_in = c // 4
-        dec += 9 * c_in * 3
-        return {"encoder": enc, "decoder": dec}
+        synthesis = 0.0
+        for i, width in enumerate(self.synthesis):
+            synthesis += 9 * c_in * width / 4 ** (4 - len(self.decoder_hidden) - i)
+            c_in = width // 4
+        synthesis += 9 * c_in * 3
+        if not self.one_shot:
+            return {"encoder": enc, "decoder": dec + synthesis}
+        return {"encoder": enc, "decoder": dec, "synthesis": synthesis}
 
 
 class ConvGRUCell(nn.Module):
@@ -171,7 +194,8 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Bits (N,C,H/16,W/16) in {-1, +1} and hidden states -> increment of the reconstruction."""
+    """Bits (N,C,H/16,W/16) in {-1, +1} and hidden states -> increment of the reconstruction
+    (one-shot: the reconstruction)."""
 
     def __init__(self, arch: Architecture):
         super().__init__()
@@ -184,17 +208,30 @@ class Decoder(nn.Module):
             cells.append(ConvGRUCell(c_in, c, 1, arch.hidden_kernel, kernel, spatial))
             c_in = c // 4  # depth-to-space halves resolution channels by 4
         self.rnns = nn.ModuleList(cells)
+        self.synthesis = nn.ModuleList()
+        for width in arch.synthesis:
+            self.synthesis.append(nn.Conv2d(c_in, width, 3, padding=1))
+            c_in = width // 4
         self.shuffle = arch.output_shuffle
         self.output = nn.Conv2d(c_in, 3 * self.shuffle**2, 3, padding=1)
 
     def forward(self, bits: torch.Tensor, states: list[torch.Tensor]):
+        """(increment, or the whole picture for a one-shot model; new states)."""
         x = self.conv(bits)
         new_states = []
-        for rnn, h in zip(self.rnns, states):
-            h = rnn(x, h)
-            new_states.append(h)
-            x = F.pixel_shuffle(h, 2)
-        return F.pixel_shuffle(self.output(x), self.shuffle), new_states
+        for index, (rnn, h) in enumerate(zip(self.rnns, states)):
+            if index:
+                x = F.pixel_shuffle(x, 2)
+            x = rnn(x, h)
+            new_states.append(x)
+        return self.picture(x), new_states
+
+    def picture(self, state: torch.Tensor) -> torch.Tensor:
+        """What the last GRU's new state adds to the picture (additive) or makes of it (one-shot)."""
+        x = F.pixel_shuffle(state, 2)
+        for conv in self.synthesis:
+            x = F.pixel_shuffle(F.relu(conv(x)), 2)
+        return F.pixel_shuffle(self.output(x), self.shuffle)
 
 
 TRAINING_BINARIZERS = ("stochastic", "straight-through")
@@ -221,7 +258,7 @@ def binarize(code: torch.Tensor, mode: str) -> torch.Tensor:
 
 
 class ResidualCodec(nn.Module):
-    """Encoder, binarizer and decoder unrolled over iterations (additive reconstruction)."""
+    """Encoder, binarizer and decoder unrolled over iterations (additive or one-shot reconstruction)."""
 
     def __init__(self, arch: Architecture):
         super().__init__()
@@ -253,8 +290,8 @@ class ResidualCodec(nn.Module):
             seen = reconstruction.detach() if detach else reconstruction
             code, enc_states = self.encoder(image - seen, enc_states)
             bits = binarize(code, binarizer)
-            delta, dec_states = self.decoder(bits, dec_states)
-            reconstruction = reconstruction + delta
+            picture, dec_states = self.decoder(bits, dec_states)
+            reconstruction = picture if self.arch.one_shot else reconstruction + picture
             outputs.append(reconstruction)
         return outputs
 

@@ -4,7 +4,8 @@ Fine-tuning starts from a model a user has installed, and an installed model is
 only its two graphs and ``model.json``: this module turns the graphs'
 initializers back into a :class:`ResidualCodec` state dict, undoing what
 :mod:`.export` does for speed (one convolution per GRU gate; the output
-convolution moved to half resolution, which fast decoders keep as trained). Graphs written before those
+convolution moved to half resolution, which fast decoders keep as trained; a one-shot
+model's synthesis layers in a graph of their own). Graphs written before those
 rewrites hold the training layout already and are read as they are.
 """
 
@@ -16,7 +17,7 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from ..models import ModelInfo
+from ..models import SYNTHESIS_FILE, ModelInfo
 from .model import Architecture, ResidualCodec
 
 
@@ -73,6 +74,7 @@ def load_model_weights(folder: str | Path) -> tuple[Architecture, dict[str, torc
     state = {
         **_join_gates(_initializers(folder / "encoder.onnx", "encoder.")),
         **_join_gates(_initializers(folder / "decoder.onnx", "decoder.")),
+        **(_initializers(folder / SYNTHESIS_FILE, "decoder.") if arch.one_shot else {}),
     }
     if arch.output_shuffle == 1 and state["decoder.output.weight"].shape[0] != 3:
         state["decoder.output.weight"], state["decoder.output.bias"] = full_resolution_output(
