@@ -29,7 +29,9 @@ the codec's sessions (``pillow_rgc.models.THREADS``), 10 runs after 2 warm-up
 runs, MACs = M*N*K / seconds. "Peak" is the best run of both measurements.
 A model's decoder rate is decoder MACs per pixel per iteration (``model.json``,
 per padded pixel) x padded pixels x iterations / seconds spent in the decoder
-graph's ``run`` during the decode.
+graph's ``run`` during the decode. A one-shot model's synthesis graph runs once
+per decode: its MACs and ``run`` seconds count once (the table shows them as
+"+ N once").
 
 Printed: a per-photo table; a per-model summary (MACs per pixel per iteration,
 parameters, size of the two ONNX graphs, mean iterations, mean of the per-photo
@@ -100,6 +102,11 @@ DECODE_PHASES = {
     "entropy decoding": (entropy, "decode_bitplane"),
     "bits to floats, accumulate": (codec.Reconstruction, "add"),
     "to_pixels": (codec, "to_pixels"),
+}
+GRAPH_PHASES = {
+    "encoder_run": "onnxruntime run (encoder)",
+    "decoder_run": "onnxruntime run (decoder)",
+    "synthesis_run": "onnxruntime run (synthesis, one-shot models)",
 }
 ENCODE_PHASES = {
     "entropy coding": (entropy, "encode_bitplane"),
@@ -216,7 +223,8 @@ def default_models() -> list[str]:
 def model_facts(model_id: str) -> dict:
     info = models.find_model(model_id)
     macs = info.card.get("macs_per_pixel", {})
-    sizes = {name: (info.folder / name).stat().st_size for name in models.GRAPH_FILES}
+    graphs = [*models.GRAPH_FILES, *([models.SYNTHESIS_FILE] if info.one_shot else [])]
+    sizes = {name: (info.folder / name).stat().st_size for name in graphs}
     return {
         "id": model_id,
         "folder": str(info.folder),
@@ -224,6 +232,7 @@ def model_facts(model_id: str) -> dict:
         "iterations": info.iterations,
         "encoder_macs_per_pixel": macs.get("encoder"),
         "decoder_macs_per_pixel": macs.get("decoder"),
+        "synthesis_macs_per_pixel": macs.get("synthesis", 0),  # one-shot models: once per decode
         "parameters": info.card.get("parameters"),
         "graph_bytes": sizes,
         "weights_mb": sum(sizes.values()) / 1e6,
@@ -277,7 +286,9 @@ def measure_photo(model_id, facts, path, im, ref, score, repeat, dec_watch, enc_
     times["encode_s"] = times.pop("encode_wall")
 
     padded = codec.padded_size(im.height, im.width, facts["code_stride"])
-    decoder_macs = facts["decoder_macs_per_pixel"] * padded[0] * padded[1] * iterations
+    decoder_macs = (facts["decoder_macs_per_pixel"] * iterations + facts["synthesis_macs_per_pixel"]) * (
+        padded[0] * padded[1]
+    )
     row = {
         "photo": path.name,
         "size": list(im.size),
@@ -296,6 +307,8 @@ def measure_photo(model_id, facts, path, im, ref, score, repeat, dec_watch, enc_
     for key in ("encode_s", "decode_s", "avif_encode_s", "avif_decode_s"):
         row[key] = median(times[key])
     row["decoder_run_s"] = median(times["decode_decoder_run_s"])
+    if "decode_synthesis_run_s" in times:  # one-shot models: the synthesis graph is the decoder's too
+        row["decoder_run_s"] += median(times["decode_synthesis_run_s"])
     row["encode_ratio"] = row["encode_s"] / row["avif_encode_s"]
     row["decode_ratio"] = row["decode_s"] / row["avif_decode_s"]
     row["decoder_gmacs"] = decoder_macs / row["decoder_run_s"] / 1e9
@@ -495,7 +508,8 @@ def print_model_table(results: dict, peak: dict) -> None:
             [
                 model_id,
                 fmt(f["encoder_macs_per_pixel"], ",.0f"),
-                fmt(f["decoder_macs_per_pixel"], ",.0f"),
+                fmt(f["decoder_macs_per_pixel"], ",.0f")
+                + (f" + {f['synthesis_macs_per_pixel']:,.0f} once" if f["synthesis_macs_per_pixel"] else ""),
                 fmt(f["parameters"], ",d"),
                 fmt(f["weights_mb"], ".2f"),
                 fmt(s["iterations"], ".2f"),
@@ -635,10 +649,11 @@ def main(argv: list[str] | None = None) -> int:
     for model_id in model_ids:
         facts = model_facts(model_id)
         loaded = models.load_model(model_id)
-        dec_watch = PhaseWatch(DECODE_PHASES, {"decoder_run": (loaded.decoder, "run")})
-        enc_watch = PhaseWatch(
-            ENCODE_PHASES, {"encoder_run": (loaded.encoder, "run"), "decoder_run": (loaded.decoder, "run")}
-        )
+        decoder_graphs = {"decoder_run": (loaded.decoder, "run")}
+        if loaded.synthesis is not None:
+            decoder_graphs["synthesis_run"] = (loaded.synthesis, "run")
+        dec_watch = PhaseWatch(DECODE_PHASES, decoder_graphs)
+        enc_watch = PhaseWatch(ENCODE_PHASES, {"encoder_run": (loaded.encoder, "run"), **decoder_graphs})
         rows = []
         for path, im, ref in photos:
             start = time.perf_counter()
@@ -670,21 +685,12 @@ def main(argv: list[str] | None = None) -> int:
                 "decode_runs": dec_watch.runs,
                 "decode_total_s": dec["total"],
                 "decode_phases": exclusive_phases(
-                    {("onnxruntime run (decoder)" if k == "decoder_run" else k): v for k, v in dec.items()},
-                    {"bits to floats, accumulate": ["onnxruntime run (decoder)"]},
+                    {GRAPH_PHASES.get(k, k): v for k, v in dec.items()},
+                    {"bits to floats, accumulate": [GRAPH_PHASES["decoder_run"]]},
                 ),
                 "encode_runs": enc_watch.runs,
                 "encode_total_s": enc["total"],
-                "encode_phases": exclusive_phases(
-                    {
-                        {
-                            "encoder_run": "onnxruntime run (encoder)",
-                            "decoder_run": "onnxruntime run (decoder)",
-                        }.get(k, k): v
-                        for k, v in enc.items()
-                    },
-                    {},
-                ),
+                "encode_phases": exclusive_phases({GRAPH_PHASES.get(k, k): v for k, v in enc.items()}, {}),
                 "cprofile": cprofile_decode(data),
                 "onnxruntime": ort_profile_decode(model_id, data),
             }
