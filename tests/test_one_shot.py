@@ -74,3 +74,30 @@ def test_a_one_shot_model_encodes_to_a_quality_target(one_shot_models):
     low = pillow_rgc.encode(photo, quality=0.01, model="one-shot")
     high = pillow_rgc.encode(photo, quality=0.999, model="one-shot")
     assert pillow_rgc.info(low)["iterations_present"] < pillow_rgc.info(high)["iterations_present"] == 3
+
+
+def test_a_one_shot_model_with_a_prior_ends_files_in_partial_iterations(one_shot_models, tmp_path):
+    """A partial last iteration (coding 4) is decoded again as segments arrive or as the writer
+    tries shorter ones: the synthesised picture must follow the replaced states."""
+    training = pytest.importorskip("pillow_rgc.training.context_prior")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for seed in range(3):
+        synthetic_photo(96, 80, seed).save(photos / f"photo{seed}.png")
+    folder = tmp_path / "with-prior"
+    shutil.copytree(one_shot_models / "one-shot", folder / "one-shot")
+    training.main([str(folder / "one-shot"), "--images", str(photos), "--crops", "2", "--side", "64"])
+    pillow_rgc.add_model_path(folder)
+    photo = synthetic_photo(320, 256, 5)
+    two, three = (pillow_rgc.encode(photo, iterations=n, model="one-shot") for n in (2, 3))
+    budget = (len(two) + len(three)) // 2
+    made = pillow_rgc.encode(photo, max_bytes=budget, model="one-shot")
+    assert len(two) < len(made) <= budget
+    assert [c["coding"] for c in pillow_rgc.info(made)["chunks"]][-1] == 4  # ends in a partial iteration
+    whole = pillow_rgc.encode(photo, iterations=3, model="one-shot", segmented=True)
+    cut = whole[: len(whole) - (len(three) - len(two)) // 2]
+    with Image.open(io.BytesIO(cut)) as im:
+        im.load()
+        assert im.size == photo.size
+    decoded = [np.asarray(pillow_rgc.decode(d)) for d in (two, cut, whole)]
+    assert not np.array_equal(decoded[1], decoded[0]) and not np.array_equal(decoded[1], decoded[2])
