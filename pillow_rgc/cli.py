@@ -97,10 +97,11 @@ def _models(args: argparse.Namespace) -> None:
     for model_id, info in sorted(installed.items()):
         default = " (default)" if model_id == models.DEFAULT_MODEL else ""
         macs = info.card.get("macs_per_pixel", {})
+        synthesis = f" + one-shot synthesis {macs['synthesis']:.0f} once" if info.one_shot else ""
         print(
             f"{model_id}{default}: {info.iterations} iterations, {info.code_channels} bits per "
             f"{info.code_stride}x{info.code_stride} block per iteration, decoder "
-            f"{macs.get('decoder', 0):.0f} MACs/pixel/iteration, {info.folder}"
+            f"{macs.get('decoder', 0):.0f} MACs/pixel/iteration{synthesis}, {info.folder}"
         )
         if info.description:
             print(f"    {info.description}")

@@ -50,7 +50,10 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, capsys):
 
 def test_models_lists_installed_models(capsys):
     assert main(["models"]) == 0
-    assert TEST_MODEL in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert TEST_MODEL in out
+    fast = next(line for line in out.splitlines() if line.startswith("rgc-fast-1:"))
+    assert "decoder 4432 MACs/pixel/iteration + one-shot synthesis 3168 once" in fast
 
 
 def test_python_dash_m_runs_the_cli():
