@@ -43,11 +43,15 @@ def photo() -> Image.Image:
     return synthetic_photo()
 
 
+def photo_folder(folder, width: int, height: int, count: int = 3):
+    """A new ``folder`` of ``count`` synthetic photos of one size (seeds 0 to count - 1)."""
+    folder.mkdir()
+    for seed in range(count):
+        synthetic_photo(width, height, seed=seed).save(folder / f"photo{seed}.png")
+    return folder
+
+
 @pytest.fixture
 def photos(tmp_path):
     """A folder of three small synthetic photos, for training and evaluation runs."""
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for seed in range(3):
-        synthetic_photo(48, 40, seed=seed).save(folder / f"p{seed}.png")
-    return folder
+    return photo_folder(tmp_path / "photos", 48, 40)

@@ -12,7 +12,7 @@ from PIL import Image
 import pillow_rgc
 from pillow_rgc import models
 
-from .conftest import synthetic_photo
+from .conftest import photo_folder, synthetic_photo
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
@@ -80,10 +80,7 @@ def test_a_one_shot_model_with_a_prior_ends_files_in_partial_iterations(one_shot
     """A partial last iteration (coding 4) is decoded again as segments arrive or as the writer
     tries shorter ones: the synthesised picture must follow the replaced states."""
     training = pytest.importorskip("pillow_rgc.training.context_prior")
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for seed in range(3):
-        synthetic_photo(96, 80, seed).save(photos / f"photo{seed}.png")
+    photos = photo_folder(tmp_path / "photos", 96, 80)
     folder = tmp_path / "with-prior"
     shutil.copytree(one_shot_models / "one-shot", folder / "one-shot")
     training.main([str(folder / "one-shot"), "--images", str(photos), "--crops", "2", "--side", "64"])

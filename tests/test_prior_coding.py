@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import pillow_rgc
 from pillow_rgc import api, container, entropy, models, prior_coding, rans
 
-from .conftest import TEST_MODEL, synthetic_photo
+from .conftest import TEST_MODEL, photo_folder, synthetic_photo
 
 PRIOR_MODEL = "rgc-tiny-test-prior"
 ROOT = Path(__file__).resolve().parent.parent
@@ -276,10 +276,7 @@ def test_every_installed_model_hashes_to_what_its_model_json_says():
 
 def test_fitting_a_prior_on_crops_makes_a_model_that_writes_coding_3(tmp_path):
     training = pytest.importorskip("pillow_rgc.training.context_prior")
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for seed in range(3):
-        synthetic_photo(96, 80, seed).save(photos / f"photo{seed}.png")
+    photos = photo_folder(tmp_path / "photos", 96, 80)
     folder = tmp_path / "model"
     shutil.copytree(models.find_model(TEST_MODEL).folder, folder)
     graphs_only = models.model_hash(folder)
