@@ -118,7 +118,7 @@ def curve(model, pixels: np.ndarray, rule=None) -> list[tuple[float, float]]:
         bits_spent += bit_costs(bits, earlier, model.prior)[:, sending].sum()
         decoder_input = np.where(bits, np.float32(1), np.float32(-1)) * sending
         delta, decoder_states = model.decode_step(decoder_input[None], decoder_states)
-        value = value + delta
+        value = model.synthesize(decoder_states) if delta is None else value + delta
         earlier.append(bits)
         picture = codec.to_pixels(value, height, width)
         points.append((bits_spent / (height * width), ms_ssim(pixels, picture)))
