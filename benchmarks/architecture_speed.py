@@ -54,16 +54,6 @@ PRESETS = {
 """The default's widths, and two faster decoders with its first two GRUs (``--arch`` adds more)."""
 
 
-def session(path: Path) -> onnxruntime.InferenceSession:
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = models.THREADS
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.enable_mem_pattern = False
-    options.log_severity_level = 3
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
 def median_ms(graph: onnxruntime.InferenceSession, feeds: dict, runs: int) -> float:
     for _ in range(3):
         graph.run(None, feeds)
@@ -94,13 +84,13 @@ def measure(arch: Architecture, height: int, width: int, runs: int) -> dict:
         dec_feeds = {"bits": bits, **{f"state{i}": s for i, s in enumerate(dec_states)}}
         row = {
             "macs": card["macs_per_pixel"],
-            "encoder_ms": median_ms(session(folder / "encoder.onnx"), enc_feeds, runs),
-            "decoder_ms": median_ms(session(folder / "decoder.onnx"), dec_feeds, runs),
+            "encoder_ms": median_ms(models.graph_session(folder / "encoder.onnx"), enc_feeds, runs),
+            "decoder_ms": median_ms(models.graph_session(folder / "decoder.onnx"), dec_feeds, runs),
             "synthesis_ms": 0.0,
         }
         if arch.one_shot:
             row["synthesis_ms"] = median_ms(
-                session(folder / models.SYNTHESIS_FILE), {"state": dec_states[-1]}, runs
+                models.graph_session(folder / models.SYNTHESIS_FILE), {"state": dec_states[-1]}, runs
             )
     return row
 

@@ -134,8 +134,25 @@ def find_model(model_id: str) -> ModelInfo:
     return models[model_id]
 
 
+def graph_session(path: Path) -> onnxruntime.InferenceSession:
+    """An onnxruntime session of one graph with the runtime's options (also what benchmarks time)."""
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = THREADS
+    options.inter_op_num_threads = 1
+    # Idle threads sleep instead of spinning: inside other people's pipelines (thread pools,
+    # busy servers) spinning burned CPU others needed; 768x512 decode steps took 20 % less
+    # wall time and CPU without it on a loaded machine (benchmarks/speed.py session).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # onnxruntime's memory pattern pre-plans one block for every intermediate tensor: for a
+    # 1008x1008 tile it took the decoder's peak from 545 MB to 935 MB for no measurable speed.
+    options.enable_mem_pattern = False
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 class LoadedModel:
-    """The two onnxruntime sessions of a verified model, shared by all threads."""
+    """The onnxruntime sessions of a verified model (a third, the synthesis, for one-shot models),
+    shared by all threads."""
 
     def __init__(self, info: ModelInfo):
         actual = model_hash(info.folder)
@@ -145,39 +162,18 @@ class LoadedModel:
                 f"{actual[:16]}…, its model.json says {info.sha256[:16]}…"
             )
         self.info = info
+        for declared, name in ((info.has_prior, PRIOR_FILE), (info.one_shot, SYNTHESIS_FILE)):
+            if declared != (info.folder / name).is_file():
+                raise ModelError(f"model {info.id!r}: model.json and the folder disagree on {name}")
         prior_file = info.folder / PRIOR_FILE
-        if info.has_prior != prior_file.is_file():
-            raise ModelError(f"model {info.id!r}: model.json and the folder disagree on {PRIOR_FILE}")
         try:
             self.prior = ContextPrior.load(prior_file, info.code_channels) if info.has_prior else None
         except ValueError as error:
             raise ModelError(f"model {info.id!r}: bad context prior: {error}") from None
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = THREADS
-        options.inter_op_num_threads = 1
-        # Idle threads sleep instead of spinning: inside other people's pipelines (thread pools,
-        # busy servers) spinning burned CPU others needed; 768x512 decode steps took 20 % less
-        # wall time and CPU without it on a loaded machine (benchmarks/speed.py session).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # onnxruntime's memory pattern pre-plans one block for every intermediate tensor: for a
-        # 1008x1008 tile it took the decoder's peak from 545 MB to 935 MB for no measurable speed.
-        options.enable_mem_pattern = False
-        options.log_severity_level = 3
-        providers = ["CPUExecutionProvider"]
-        self.encoder = onnxruntime.InferenceSession(
-            str(info.folder / "encoder.onnx"), options, providers=providers
-        )
-        self.decoder = onnxruntime.InferenceSession(
-            str(info.folder / "decoder.onnx"), options, providers=providers
-        )
+        self.encoder = graph_session(info.folder / "encoder.onnx")
+        self.decoder = graph_session(info.folder / "decoder.onnx")
+        self.synthesis = graph_session(info.folder / SYNTHESIS_FILE) if info.one_shot else None
         self.encoder_states = [i.name for i in self.encoder.get_inputs()[1:]]
-        self.synthesis = None
-        if info.one_shot != (info.folder / SYNTHESIS_FILE).is_file():
-            raise ModelError(f"model {info.id!r}: model.json and the folder disagree on {SYNTHESIS_FILE}")
-        if info.one_shot:
-            self.synthesis = onnxruntime.InferenceSession(
-                str(info.folder / SYNTHESIS_FILE), options, providers=providers
-            )
         self.decoder_states = [i.name for i in self.decoder.get_inputs()[1:]]
         arch = info.card["architecture"]
         self._encoder_channels = [arch["encoder_hidden"][i] for i in range(len(self.encoder_states))]
