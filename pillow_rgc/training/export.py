@@ -166,9 +166,7 @@ class DecoderStep(PictureLayers):
         decoder = codec.decoder
         self.conv = decoder.conv
         self.rnns = nn.ModuleList(SplitGatesGRU(cell) for cell in decoder.rnns)
-        self.one_shot = codec.arch.one_shot
-        if self.one_shot:  # those layers live in the synthesis graph
-            del self.synthesis, self.output
+        self.one_shot = codec.arch.one_shot  # then the picture layers go to the synthesis graph alone
 
     def forward(self, bits, *states):
         x = self.conv(bits)
