@@ -34,7 +34,7 @@ per decode: its MACs and ``run`` seconds count once (the table shows them as
 "+ N once").
 
 Printed: a per-photo table; a per-model summary (MACs per pixel per iteration,
-parameters, size of the two ONNX graphs, mean iterations, mean of the per-photo
+parameters, size of the ONNX graphs, mean iterations, mean of the per-photo
 median times, geometric mean of the per-photo rgc/AVIF ratios, decoder
 GMAC/s and its share of the peak); then, for the first model, where the time
 of a decode goes:
