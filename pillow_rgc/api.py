@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from . import alpha, codec, container, entropy, metadata, modes
+from . import alpha, codec, container, entropy, metadata, modes, search
 from .models import DEFAULT_MODEL, ModelError, load_model
 from .quality import MsSsimReference, ms_ssim_for_jpeg_quality
 
@@ -209,10 +210,10 @@ def _encode_tile(
     ``segmented``: every iteration but the first in coding 4 (see :func:`encode`).
     """
     payloads: list[tuple[int, bytes]] = []
-    scorer = None if target is None else MsSsimReference(reference)  # the source's half of MS-SSIM, once
-
-    def reached(reconstruction: codec.Reconstruction) -> bool:
-        return scorer.score(modes.output_pixels(reconstruction.pixels(), mode)) >= target
+    goal = None
+    if target is not None:
+        scorer = MsSsimReference(reference)  # the source's half of MS-SSIM, once
+        goal = _Goal(lambda r: scorer.score(modes.output_pixels(r.pixels(), mode), at_least=target), target)
 
     def prefixes_of(bits: np.ndarray, earlier: list[np.ndarray], segments: int) -> list[bytes]:
         """Coding-4 payloads with 1, 2 ... all of at most ``segments`` segments, as far as they fit."""
@@ -229,12 +230,16 @@ def _encode_tile(
             whole = entropy.SEGMENTED, prefixes[-1]
         else:
             whole = entropy.encode_bitplane(bits, earlier, loaded.prior)
-        if CHUNK_OVERHEAD + len(whole[1]) <= room and not (scorer and reached(reconstruction)):
+        fits = CHUNK_OVERHEAD + len(whole[1]) <= room
+        if goal is not None:
+            goal.whole = goal.score(reconstruction) if fits else None
+        if fits and not (goal is not None and goal.whole >= goal.target):
             payloads.append(whole)
             room -= CHUNK_OVERHEAD + len(whole[1])
+            if goal is not None:
+                goal.before = goal.whole
             return True
         finer = prefixes_of(bits, earlier, entropy.LAST_SEGMENTS)
-        goal = reached if scorer else None
         last = _last_iteration(bits, reconstruction, goal, room - CHUNK_OVERHEAD, whole, finer)
         if last is not None:
             payloads.append(last)
@@ -244,15 +249,27 @@ def _encode_tile(
     return payloads
 
 
-def _last_iteration(bits, reconstruction, reached, room: float, whole, prefixes) -> tuple[int, bytes] | None:
+@dataclasses.dataclass
+class _Goal:
+    """The rate control's MS-SSIM target, and the scores it knows around the iteration being added."""
+
+    score: Callable[[codec.Reconstruction], float]
+    target: float
+    before: float | None = None
+    """The score of the iterations kept so far (None before the first)."""
+    whole: float | None = None
+    """The score with the iteration being added whole (None when it does not fit)."""
+
+
+def _last_iteration(bits, reconstruction, goal, room: float, whole, prefixes) -> tuple[int, bytes] | None:
     """The (coding, payload) that ends a picture: an iteration that reached the target or does not fit.
 
     A coding-4 payload may stop after any of its segments (``prefixes``: with 1, 2
     ... all of ``LAST_SEGMENTS`` segments), and the decoder reads the channels it lacks as 0. Of the
     prefixes that fit in ``room`` bytes, and ``whole`` when it fits, the first
-    that ``reached`` the target (bisection: quality grows with the segments), else
-    the last; but ``whole`` instead of a prefix no smaller. None when nothing fits.
-    Leaves ``reconstruction`` at the payload chosen.
+    that reaches the ``goal`` (:func:`search.first_reaching`: quality grows with the
+    segments), else the last; but ``whole`` instead of a prefix no smaller. None
+    when nothing fits. Leaves ``reconstruction`` at the payload chosen.
     """
     candidates = [(entropy.SEGMENTED, p) for p in prefixes[:-1] if len(p) <= room]  # sizes grow
     if len(whole[1]) <= room:
@@ -264,11 +281,14 @@ def _last_iteration(bits, reconstruction, reached, room: float, whole, prefixes)
     def channels(index: int) -> int:
         return len(bits) if candidates[index] is whole else (index + 1) * size
 
-    low, high = (0, len(candidates) - 1) if reached else (len(candidates) - 1,) * 2  # no target: the most
-    while low < high:
-        middle = (low + high) // 2
-        reconstruction.replace_last(bits[: channels(middle)])
-        low, high = (low, middle) if reached(reconstruction) else (middle + 1, high)
+    def score_at(index: int) -> float:
+        reconstruction.replace_last(bits[: channels(index)])
+        return goal.score(reconstruction)
+
+    low = len(candidates) - 1  # no target: the most
+    if goal is not None:
+        last = goal.whole if candidates[-1] is whole else None
+        low = search.first_reaching(len(candidates), score_at, goal.target, goal.before, last)
     chosen = candidates[low]
     if chosen is not whole and len(whole[1]) <= room and len(chosen[1]) >= len(whole[1]):
         chosen, low = whole, len(candidates) - 1

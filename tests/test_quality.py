@@ -186,3 +186,24 @@ def test_a_reference_scored_many_times_gives_ms_ssim_exactly():
             assert scorer.score(other) == quality.ms_ssim(reference, other)
         with pytest.raises(ValueError, match="shapes differ"):
             scorer.score(reference[1:])
+
+
+@pytest.mark.parametrize("shape", [(192, 256, 3), (161, 170), (45, 50, 3), (12, 30, 3)])
+def test_a_score_asked_to_reach_a_target_is_exact_or_an_upper_bound_below_it(shape):
+    reference = synthetic(*shape[:2])
+    reference = reference if len(shape) == 3 else reference[..., 0]
+    scorer = quality.MsSsimReference(reference)
+    early = 0
+    for amp in (1, 4, 10, 25, 60):
+        for blur in (1, 3, 5):
+            other = box_blur(noisy(reference if reference.ndim == 3 else reference[..., None], amp), blur)
+            other = other if reference.ndim == 3 else other[..., 0]
+            full = scorer.score(other)
+            for target in (0.5, 0.8, 0.9, 0.95, 0.99):
+                answer = scorer.score(other, at_least=target)
+                if full >= target:
+                    assert answer == full
+                else:
+                    assert full <= answer * (1 + 1e-6) and answer < target
+                    early += answer != full
+    assert early > 0 or min(shape[:2]) < 22  # one scale only: no coarser scales to stop at
