@@ -42,6 +42,43 @@ def test_widened_codec_computes_exactly_what_the_narrow_one_does():
         assert torch.allclose(a, b, atol=1e-6)
 
 
+ONE_SHOT = Architecture(
+    code_channels=4,
+    encoder_conv=4,
+    encoder_hidden=(8, 8, 8),
+    decoder_conv=8,
+    decoder_hidden=(8, 8),
+    decoder_input_kernels=(3, 3),
+    decoder_hidden_spatial=(1, 1),
+    synthesis=(8, 4),
+)
+
+
+def test_a_widened_one_shot_codec_computes_exactly_what_the_narrow_one_does():
+    torch.manual_seed(2)
+    codec = ResidualCodec(ONE_SHOT)
+    with torch.no_grad():
+        for p in codec.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    changes = {"code_channels": 6, "decoder_hidden": [12, 16], "synthesis": [12, 8]}
+    wide = widen(codec, widened_architecture(ONE_SHOT, changes))
+    assert wide.decoder.synthesis[0].weight.shape == (12, 4, 3, 3)  # reads the 16 // 4 channels of the state
+    image = torch.rand(2, 3, 48, 64) - 0.5
+    with torch.no_grad():
+        for a, b in zip(codec(image, 3, binarizer="sign"), wide(image, 3, binarizer="sign")):
+            assert torch.allclose(a, b, atol=1e-6)
+    outputs = wide(image, 2, binarizer="straight-through")
+    sum((image - out).abs().mean() for out in outputs).backward()
+    assert wide.decoder.output.weight.grad[:, ONE_SHOT.synthesis[-1] // 4 :].abs().sum() > 0
+
+
+def test_widening_keeps_the_synthesis_layers():
+    with pytest.raises(ValueError, match="number of decoder GRUs or synthesis layers"):
+        widened_architecture(ONE_SHOT, {"synthesis": [8]})
+    with pytest.raises(ValueError, match="synthesis: .* narrows"):
+        widened_architecture(ONE_SHOT, {"synthesis": [8, 0]})
+
+
 def test_new_channels_get_gradients():
     wide = widen(trained_looking_codec(), widened_architecture(NARROW, WIDER))
     image = torch.rand(1, 3, 32, 32) - 0.5

@@ -13,7 +13,8 @@ weight through which an old channel (or the code, or the picture) would read a
 new channel starts at zero. So the new channels compute from the start but are
 heard by nothing until training gives them weight.
 
-``--arch`` names only the widths that change. ``code_channels`` may grow too:
+``--arch`` names only the widths that change (a one-shot model's ``synthesis``
+too). ``code_channels`` may grow as well:
 the old bits keep their meaning and the decoder starts deaf to the new ones, so
 a model with more bits per iteration (fewer iterations, so fewer network passes,
 for the same rate) starts from the line's quality. ``decoder_hidden_spatial``
@@ -41,7 +42,17 @@ def widened_architecture(old: Architecture, changes: dict) -> Architecture:
     new = Architecture.from_json({**old.to_json(), **changes})
     if any(b != a and b != 1 for b, a in zip(old.decoder_hidden_spatial, new.decoder_hidden_spatial)):
         raise ValueError("decoder_hidden_spatial can only grow from 1 (no depthwise convolution)")
-    for field in ("code_channels", "encoder_conv", "decoder_conv", "encoder_hidden", "decoder_hidden"):
+    if len(new.decoder_hidden) != len(old.decoder_hidden) or len(new.synthesis) != len(old.synthesis):
+        raise ValueError("widening cannot change the number of decoder GRUs or synthesis layers")
+    widths = (
+        "code_channels",
+        "encoder_conv",
+        "decoder_conv",
+        "encoder_hidden",
+        "decoder_hidden",
+        "synthesis",
+    )
+    for field in widths:
         before, after = getattr(old, field), getattr(new, field)
         pairs = zip(before, after) if isinstance(before, tuple) else [(before, after)]
         if any(b > a for b, a in pairs):
@@ -72,10 +83,6 @@ def _layer_maps(old: Architecture, new: Architecture) -> dict[str, tuple[torch.T
             _positions(old.decoder_conv, new.decoder_conv),
             _positions(old.code_channels, new.code_channels),
         ),
-        "decoder.output": (
-            _positions(3, 3),
-            _positions(old.decoder_hidden[-1] // 4, new.decoder_hidden[-1] // 4),
-        ),
     }
     old_in, new_in = (old.encoder_conv, *old.encoder_hidden), (new.encoder_conv, *new.encoder_hidden)
     for i, (o, n) in enumerate(zip(old.encoder_hidden, new.encoder_hidden)):
@@ -87,6 +94,12 @@ def _layer_maps(old: Architecture, new: Architecture) -> dict[str, tuple[torch.T
         maps[f"decoder.rnns.{i}.input_conv"] = (_positions(o, n, 3), _positions(old_in[i], new_in[i]))
         maps[f"decoder.rnns.{i}.hidden_conv"] = (_positions(o, n, 3), _positions(o, n))
         maps[f"decoder.rnns.{i}.hidden_spatial"] = (_positions(o, n, 3), _positions(1, 1))  # depthwise
+    old_in, new_in = old.decoder_hidden[-1] // 4, new.decoder_hidden[-1] // 4
+    for i, (o, n) in enumerate(zip(old.synthesis, new.synthesis)):
+        maps[f"decoder.synthesis.{i}"] = (_positions(o, n), _positions(old_in, new_in))
+        old_in, new_in = o // 4, n // 4
+    pictures = 3 * old.output_shuffle**2
+    maps["decoder.output"] = (_positions(pictures, pictures), _positions(old_in, new_in))
     return maps
 
 
