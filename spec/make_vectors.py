@@ -102,6 +102,15 @@ PARTIAL_BASE = "prior-rgb-256x192-partial-2it.rgc"
 PARTIAL_TILED_BASE = "prior-tiled-rgb-160x96-partial-4it.rgc"
 """The 3.2 vector with a partial (coding-4) tile entry; the tiled coding-4 vectors are made from it."""
 
+ONE_SHOT_MANIFEST = VECTORS / "manifest-one-shot.json"
+ONE_SHOT_MODEL = "rgc-tiny-test-one-shot"
+"""The frozen one-shot model (its synthesis graph makes the picture from the last state), with a prior."""
+ONE_SHOT_FORMAT_VERSION = "3.2"
+"""The version a reader needs for every one-shot vector (they test *Decoding the pixels*, no new version)."""
+ONE_SHOT_BASE = "one-shot-rgb-256x192-coding4-4it.rgc"
+"""The one-shot vector the one-shot cuts are made from."""
+ONE_SHOT_TILED_BASE = "one-shot-tiled-rgb-160x96-4it.rgc"
+
 PIXEL_TOLERANCE = {"max_abs": 2, "mean_abs": 0.05}
 """Decoded pixels may differ from the expected PNG by this much (float networks round differently)."""
 
@@ -248,6 +257,8 @@ SOURCE_OPTIONS = {
     SEGMENTED_BASE: {"segmented": True},
     PARTIAL_BASE: {"quality": 0.56},
     PARTIAL_TILED_BASE: {"tile_side": 64, "quality": 0.46},
+    ONE_SHOT_BASE: {"segmented": True},
+    ONE_SHOT_TILED_BASE: {"tile_side": 64},
 }
 """Writer options beyond the iteration count, per source."""
 ALPHA_PLANES = {ALPHA_BASE: rgba_alpha, "la-19x13-2it.rgc": la_alpha}
@@ -296,6 +307,24 @@ SEGMENTED_SOURCES = {
     ),
 }
 """The coding-4 sources, encoded with ``PRIOR_MODEL`` (under ``SOURCE_OPTIONS``)."""
+
+
+ONE_SHOT_SOURCES = {
+    ONE_SHOT_BASE: (
+        scene_picture,
+        4,
+        "format 2.2, RGB 256x192: the coding-4 vector's picture coded with a one-shot model (its decoder "
+        "graph returns states only, its synthesis graph makes the picture from the last state, once), ITER 0 "
+        "in coding 3 and the others in coding 4 (the base of the one-shot cuts)",
+    ),
+    ONE_SHOT_TILED_BASE: (
+        lambda: tiled_picture(160, 96),
+        4,
+        "format 3.1, RGB 160x96 in 3x2 tiles, cores of 64x64 overlapping by 16, coded with a one-shot model: "
+        "each tile's picture is synthesised from that tile's own states, then the tiles are blended",
+    ),
+}
+"""The one-shot sources, encoded with ``ONE_SHOT_MODEL``."""
 
 
 def encode_sources(sources: dict = SOURCES, model: str = MODEL) -> dict[str, bytes]:
@@ -1484,6 +1513,35 @@ def derive_tiled_coding4(base: bytes) -> list[Vector]:
     return vectors
 
 
+def derive_one_shot(bases: dict[str, bytes]) -> list[Vector]:
+    """Cuts of the one-shot base: the picture synthesised from the states of whole and partial iterations."""
+    base = bases[ONE_SHOT_BASE]
+    head, before, iters, iend = _parts(base)
+    assert not before and len(iters) == 4 and [c.data[2] for c in iters] == [3, 4, 4, 4]
+    channels = head.data[11]
+    vectors, add = _collector(ONE_SHOT_BASE)
+    ends = segment_ends(iters[2], channels)
+    first_words = iters[2].offset + 8 + 3 + 1 + 4
+    assert ends[0] - first_words > 2 and ends[3] - ends[2] > 6, "segments 0 and 3 of ITER 2 need words"
+    cuts = [
+        (
+            first_words + 2,
+            "in-iter2-segment0",
+            "inside the first segment of ITER 2: the picture synthesised from the states of 2 iterations",
+            decodes(2, False),
+        ),
+        (
+            ends[2] + 6,
+            "in-iter2-segment3",
+            "inside segment 3 of ITER 2: the picture synthesised from the states after a partial third "
+            "iteration of 3 channels (the missing ones fed as 0)",
+            decodes(3, False),
+        ),
+    ]
+    add_cuts(add, base, "cut-one-shot", "the one-shot base file", cuts)
+    return vectors
+
+
 def _head_with_model(head: Chunk, model_id: bytes, model_hash: bytes) -> bytes:
     return head.data[:14] + bytes([len(model_id)]) + model_id + model_hash
 
@@ -1681,9 +1739,11 @@ def _partial_last_channels(vector: Vector, source: bytes) -> int | None:
 def main() -> None:
     find_model(MODEL)  # fail early, naming what is installed, if a frozen model is missing
     find_model(PRIOR_MODEL)
+    assert find_model(ONE_SHOT_MODEL).one_shot
     bases = encode_sources()
     prior_bases = encode_sources(PRIOR_SOURCES, PRIOR_MODEL)
     segmented_bases = encode_sources(SEGMENTED_SOURCES, PRIOR_MODEL)
+    one_shot_bases = encode_sources(ONE_SHOT_SOURCES, ONE_SHOT_MODEL)
     for name, coding in ((CODING1_BASE, 1), (PRIOR_BASE, 3)):
         codings = [item["coding"] for item in pillow_rgc.info({**bases, **prior_bases}[name])["chunks"]]
         if codings != [coding] * len(codings):
@@ -1706,6 +1766,13 @@ def main() -> None:
         ),
         SEGMENTED_MANIFEST: manifest(
             PRIOR_MODEL, SEGMENTED_FORMAT_VERSION, segmented, segmented_bases, files
+        ),
+        ONE_SHOT_MANIFEST: manifest(
+            ONE_SHOT_MODEL,
+            ONE_SHOT_FORMAT_VERSION,
+            complete_vectors(one_shot_bases, ONE_SHOT_SOURCES) + derive_one_shot(one_shot_bases),
+            one_shot_bases,
+            files,
         ),
     }
     VECTORS.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,10 @@
 
 ``manifest.json`` lists the vectors bound to the frozen ``rgc-tiny-test``,
 ``manifest-prior.json`` the coding-3 vectors, bound to ``rgc-tiny-test-prior``
-(the same graphs with a frozen context prior), and ``manifest-segmented.json``
-the coding-4 vectors (versions 2.2 and 3.2), bound to ``rgc-tiny-test-prior`` too.
+(the same graphs with a frozen context prior), ``manifest-segmented.json``
+the coding-4 vectors (versions 2.2 and 3.2), bound to ``rgc-tiny-test-prior`` too,
+and ``manifest-one-shot.json`` files of the frozen one-shot ``rgc-tiny-test-one-shot``
+(whole, cut and tiled pictures made by its synthesis graph).
 
 See spec/rgc.md, "Conformance vectors".  Decoded bits are compared exactly
 (SHA-256 of the bitplanes, packed as coding 0 packs them, whatever coding the
@@ -34,10 +36,16 @@ VECTORS = ROOT / "spec" / "vectors"
 MANIFEST = json.loads((VECTORS / "manifest.json").read_text())
 PRIOR_MANIFEST = json.loads((VECTORS / "manifest-prior.json").read_text())
 SEGMENTED_MANIFEST = json.loads((VECTORS / "manifest-segmented.json").read_text())
-MANIFEST_FILES = ("manifest.json", "manifest-prior.json", "manifest-segmented.json")
-ENTRIES = MANIFEST["vectors"] + PRIOR_MANIFEST["vectors"] + SEGMENTED_MANIFEST["vectors"]
+ONE_SHOT_MANIFEST = json.loads((VECTORS / "manifest-one-shot.json").read_text())
+MANIFEST_FILES = ("manifest.json", "manifest-prior.json", "manifest-segmented.json", "manifest-one-shot.json")
+ENTRIES = [
+    entry
+    for manifest in (MANIFEST, PRIOR_MANIFEST, SEGMENTED_MANIFEST, ONE_SHOT_MANIFEST)
+    for entry in manifest["vectors"]
+]
 TEST_MODEL = "rgc-tiny-test"
 PRIOR_MODEL = "rgc-tiny-test-prior"
+ONE_SHOT_MODEL = "rgc-tiny-test-one-shot"
 
 FORMAT_ERRORS = {
     "not-rgc": container.NotRGCError,
@@ -329,12 +337,24 @@ def test_vectors_cover_coding_4():
     assert any(entry.get("decode_only") and entry["good_prefix"] for entry in damaged)
 
 
+def test_vectors_cover_one_shot_models():
+    """A one-shot model's picture after whole iterations, after a partial one, and in tiles."""
+    assert find_model(ONE_SHOT_MODEL).one_shot
+    decoded = ONE_SHOT_MANIFEST["vectors"]
+    assert all(entry["outcome"] == "decodes" for entry in decoded)
+    assert any(entry["complete"] and entry["version"] == "2.2" for entry in decoded)
+    assert any("last_channels" in entry for entry in decoded)
+    assert any(not entry["complete"] and "last_channels" not in entry for entry in decoded)
+    assert any(entry["version"].startswith("3.") for entry in decoded)
+
+
 @pytest.mark.parametrize(
     "manifest, model, version",
     [
         (MANIFEST, TEST_MODEL, "3.0"),
         (PRIOR_MANIFEST, PRIOR_MODEL, "3.1"),
         (SEGMENTED_MANIFEST, PRIOR_MODEL, "3.2"),
+        (ONE_SHOT_MANIFEST, ONE_SHOT_MODEL, "3.2"),
     ],
 )
 def test_vectors_are_bound_to_the_frozen_test_model(manifest, model, version):
@@ -363,11 +383,19 @@ def test_derived_vectors_are_exactly_what_make_vectors_makes_from_the_base_vecto
     monkeypatch.setitem(sys.modules, spec.name, make_vectors)  # dataclasses look their module up
     spec.loader.exec_module(make_vectors)
     by_file = {entry["file"]: entry for entry in ENTRIES}
-    sources = {**make_vectors.SOURCES, **make_vectors.PRIOR_SOURCES, **make_vectors.SEGMENTED_SOURCES}
+    sources = {
+        **make_vectors.SOURCES,
+        **make_vectors.PRIOR_SOURCES,
+        **make_vectors.SEGMENTED_SOURCES,
+        **make_vectors.ONE_SHOT_SOURCES,
+    }
     bases = {name: (VECTORS / name).read_bytes() for name in sources}
-    derived = (
-        make_vectors.derive(bases) + make_vectors.derive_prior(bases) + make_vectors.derive_segmented(bases)
-    )
+    derived = [
+        *make_vectors.derive(bases),
+        *make_vectors.derive_prior(bases),
+        *make_vectors.derive_segmented(bases),
+        *make_vectors.derive_one_shot(bases),
+    ]
     assert {vector.name for vector in derived} | set(bases) == set(by_file)
     for vector in derived:
         assert (VECTORS / vector.name).read_bytes() == vector.data, vector.name
