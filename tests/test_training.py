@@ -46,10 +46,17 @@ VARIANTS = [
         "decoder_hidden_spatial": [1, 1],
         "synthesis": [8],
     },
+    {
+        "decoder_hidden": [8, 8],
+        "decoder_input_kernels": [1, 1],
+        "decoder_hidden_spatial": [1, 1],
+        "decoder_input_spatial": [3, 3],
+        "synthesis": [8, 8],
+    },
 ]
 """Architectures whose graphs differ in layout: 1x1 top input kernels, depthwise hidden convolutions,
 fast decoders whose output fills 4x4 or 8x8 cells, one-shot decoders (synthesis to full resolution or to
-2x2 cells)."""
+2x2 cells), depthwise-separable input convolutions."""
 
 
 def varied_codec(variant: dict) -> ResidualCodec:

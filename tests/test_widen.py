@@ -60,7 +60,12 @@ def test_a_widened_one_shot_codec_computes_exactly_what_the_narrow_one_does():
     with torch.no_grad():
         for p in codec.parameters():
             p.add_(0.2 * torch.randn_like(p))
-    changes = {"code_channels": 6, "decoder_hidden": [12, 16], "synthesis": [12, 8]}
+    changes = {
+        "code_channels": 6,
+        "decoder_hidden": [12, 16],
+        "synthesis": [12, 8],
+        "decoder_input_spatial": [3, 1],  # grown: starts as the identity
+    }
     wide = widen(codec, widened_architecture(ONE_SHOT, changes))
     assert wide.decoder.synthesis[0].weight.shape == (12, 4, 3, 3)  # reads the 16 // 4 channels of the state
     image = torch.rand(2, 3, 48, 64) - 0.5

@@ -40,6 +40,7 @@ class SplitGatesGRU(nn.Module):
 
     def __init__(self, cell: ConvGRUCell):
         super().__init__()
+        self.input_spatial = cell.input_spatial  # shared by the three gates: not split
         self.x_gates = nn.ModuleList(_split(cell.input_conv, gate) for gate in range(3))
         self.h_gates = nn.ModuleList(_split(cell.hidden_conv, gate) for gate in range(3))
         self.s_gates = None  # the depthwise convolutions after h_gates, when the cell has them
@@ -51,6 +52,8 @@ class SplitGatesGRU(nn.Module):
         return out if self.s_gates is None else self.s_gates[gate](out)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        if self.input_spatial is not None:
+            x = self.input_spatial(x)
         xz, xr, xn = self.x_gates
         z = torch.sigmoid(xz(x) + self._hidden(0, h))
         r = torch.sigmoid(xr(x) + self._hidden(1, h))

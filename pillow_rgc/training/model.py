@@ -30,6 +30,13 @@ class Architecture:
     the 3x3 input convolutions cost most of a decode, while the output convolution
     still mixes neighbouring pixels.
 
+    ``decoder_input_spatial``: kernel of a depthwise convolution before each decoder
+    GRU's input convolution (1: none; an empty tuple: none anywhere). With a 1x1
+    input kernel it makes the input convolution depthwise-separable (MobileNets):
+    the 3x3 neighbourhood for 9 multiply-accumulates per input channel instead
+    of 9 per input and gate channel, where the 3x3 input convolutions cost most
+    of a fast decode.
+
     ``decoder_hidden_spatial``: kernel of a depthwise convolution after each decoder
     GRU's 1x1 hidden-state convolution (1: none). With 1x1 hidden kernels a GRU's
     memory is per cell; the paper's 3x3 hidden kernels let it see its neighbours,
@@ -59,6 +66,7 @@ class Architecture:
     decoder_input_kernels: tuple[int, ...] = (3, 3, 3, 3)
     decoder_hidden_spatial: tuple[int, ...] = (1, 1, 1, 1)
     synthesis: tuple[int, ...] = ()
+    decoder_input_spatial: tuple[int, ...] = ()
 
     STRIDE = 16  # the encoder downsamples four times by 2
 
@@ -69,8 +77,15 @@ class Architecture:
                 "decoder_hidden, decoder_input_kernels and decoder_hidden_spatial "
                 "need the same length, 1 to 4"
             )
+        if self.decoder_input_spatial and len(self.decoder_input_spatial) != n:
+            raise ValueError("decoder_input_spatial needs one kernel per decoder GRU (or none at all)")
         if n + len(self.synthesis) > 4 or any(w % 4 for w in self.synthesis):
             raise ValueError("synthesis: at most 4 - len(decoder_hidden) widths, each a multiple of 4")
+
+    @property
+    def input_spatial(self) -> tuple[int, ...]:
+        """``decoder_input_spatial`` with its default spelled out: 1 (none) for every GRU."""
+        return self.decoder_input_spatial or (1,) * len(self.decoder_hidden)
 
     @property
     def one_shot(self) -> bool:
@@ -111,10 +126,9 @@ class Architecture:
         enc += c_in * self.code_channels / 256
         dec = self.code_channels * self.decoder_conv / 256
         c_in = self.decoder_conv
-        for i, (c, k, s) in enumerate(
-            zip(self.decoder_hidden, self.decoder_input_kernels, self.decoder_hidden_spatial)
-        ):
-            spatial = s * s * 3 * c if s > 1 else 0
+        kernels = zip(self.decoder_input_kernels, self.decoder_hidden_spatial, self.input_spatial)
+        for i, (c, (k, s, t)) in enumerate(zip(self.decoder_hidden, kernels)):
+            spatial = (s * s * 3 * c if s > 1 else 0) + (t * t * c_in if t > 1 else 0)
             dec += (k * k * c_in * 3 * c + k2 * c * 3 * c + spatial) / 4 ** (4 - i)
             c_in = c // 4
         synthesis = 0.0
@@ -138,8 +152,10 @@ class ConvGRUCell(nn.Module):
         hidden_kernel: int,
         input_kernel: int = 3,
         hidden_spatial: int = 1,
+        input_spatial: int = 1,
     ):
         super().__init__()
+        self.input_spatial = depthwise(in_channels, input_spatial) if input_spatial > 1 else None
         self.input_conv = nn.Conv2d(
             in_channels, 3 * hidden_channels, input_kernel, stride=stride, padding=input_kernel // 2
         )
@@ -155,6 +171,8 @@ class ConvGRUCell(nn.Module):
         return out if self.hidden_spatial is None else self.hidden_spatial(out)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        if self.input_spatial is not None:
+            x = self.input_spatial(x)
         xz, xr, xn = self.input_conv(x).chunk(3, dim=1)
         hz, hr, hn = self.hidden(h).chunk(3, dim=1)
         z = torch.sigmoid(xz + hz)
@@ -202,10 +220,10 @@ class Decoder(nn.Module):
         self.conv = nn.Conv2d(arch.code_channels, arch.decoder_conv, 1)
         c_in = arch.decoder_conv
         cells = []
-        for c, kernel, spatial in zip(
-            arch.decoder_hidden, arch.decoder_input_kernels, arch.decoder_hidden_spatial
+        for c, kernel, spatial, before in zip(
+            arch.decoder_hidden, arch.decoder_input_kernels, arch.decoder_hidden_spatial, arch.input_spatial
         ):
-            cells.append(ConvGRUCell(c_in, c, 1, arch.hidden_kernel, kernel, spatial))
+            cells.append(ConvGRUCell(c_in, c, 1, arch.hidden_kernel, kernel, spatial, before))
             c_in = c // 4  # depth-to-space halves resolution channels by 4
         self.rnns = nn.ModuleList(cells)
         self.synthesis = nn.ModuleList()

@@ -18,7 +18,8 @@ too). ``code_channels`` may grow as well:
 the old bits keep their meaning and the decoder starts deaf to the new ones, so
 a model with more bits per iteration (fewer iterations, so fewer network passes,
 for the same rate) starts from the line's quality. ``decoder_hidden_spatial``
-may go from 1 to a kernel: the new depthwise convolutions start as the identity.
+and ``decoder_input_spatial`` may go from 1 to a kernel: the new depthwise
+convolutions start as the identity.
 Other kernels cannot change.
 """
 
@@ -40,8 +41,9 @@ def widened_architecture(old: Architecture, changes: dict) -> Architecture:
     if fixed:
         raise ValueError(f"widening cannot change {sorted(fixed)}")
     new = Architecture.from_json({**old.to_json(), **changes})
-    if any(b != a and b != 1 for b, a in zip(old.decoder_hidden_spatial, new.decoder_hidden_spatial)):
-        raise ValueError("decoder_hidden_spatial can only grow from 1 (no depthwise convolution)")
+    for field in ("decoder_hidden_spatial", "input_spatial"):
+        if any(b != a and b != 1 for b, a in zip(getattr(old, field), getattr(new, field))):
+            raise ValueError(f"{field} can only grow from 1 (no depthwise convolution)")
     if len(new.decoder_hidden) != len(old.decoder_hidden) or len(new.synthesis) != len(old.synthesis):
         raise ValueError("widening cannot change the number of decoder GRUs or synthesis layers")
     widths = (
@@ -94,6 +96,7 @@ def _layer_maps(old: Architecture, new: Architecture) -> dict[str, tuple[torch.T
         maps[f"decoder.rnns.{i}.input_conv"] = (_positions(o, n, 3), _positions(old_in[i], new_in[i]))
         maps[f"decoder.rnns.{i}.hidden_conv"] = (_positions(o, n, 3), _positions(o, n))
         maps[f"decoder.rnns.{i}.hidden_spatial"] = (_positions(o, n, 3), _positions(1, 1))  # depthwise
+        maps[f"decoder.rnns.{i}.input_spatial"] = (_positions(old_in[i], new_in[i]), _positions(1, 1))
     old_in, new_in = old.decoder_hidden[-1] // 4, new.decoder_hidden[-1] // 4
     for i, (o, n) in enumerate(zip(old.synthesis, new.synthesis)):
         maps[f"decoder.synthesis.{i}"] = (_positions(o, n), _positions(old_in, new_in))

@@ -1,0 +1,59 @@
+"""Splitting trained 3x3 decoder input convolutions into depthwise 3x3 and 1x1 ones."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from pillow_rgc.training.model import Architecture, ResidualCodec  # noqa: E402
+from pillow_rgc.training.separable import make_separable, rank_one_factors  # noqa: E402
+
+ONE_SHOT = Architecture(
+    code_channels=4,
+    encoder_conv=4,
+    encoder_hidden=(8, 8, 8),
+    decoder_conv=8,
+    decoder_hidden=(8, 8),
+    decoder_input_kernels=(3, 3),
+    decoder_hidden_spatial=(1, 1),
+    synthesis=(8, 4),
+)
+
+
+def test_an_exactly_separable_convolution_is_split_without_error():
+    torch.manual_seed(0)
+    pointwise, taps = torch.randn(24, 8), torch.randn(8, 3, 3)
+    weight = pointwise[:, :, None, None] * taps[None]
+    one_by_one, depthwise, error = rank_one_factors(weight)
+    assert error < 1e-5
+    rebuilt = one_by_one[:, :, 0, 0][:, :, None, None] * depthwise[:, 0][None]
+    assert torch.allclose(rebuilt, weight, atol=1e-5)
+
+
+def test_a_split_codec_keeps_every_other_weight_and_approximates_the_convolution():
+    torch.manual_seed(1)
+    codec = ResidualCodec(ONE_SHOT)
+    with torch.no_grad():
+        for p in codec.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    split, errors = make_separable(codec, [0, 1])
+    assert split.arch.decoder_input_kernels == (1, 1) and split.arch.decoder_input_spatial == (3, 3)
+    assert split.arch.macs_per_pixel()["decoder"] < codec.arch.macs_per_pixel()["decoder"] / 2
+    assert all(0 < e < 1 for e in errors)  # random 3x3 kernels are far from rank 1, but not orthogonal
+    old, new = codec.state_dict(), split.state_dict()
+    for name, value in old.items():
+        if ".input_conv.weight" not in name:
+            assert torch.equal(new[name], value), name
+    x = torch.randn(1, 8, 6, 5)
+    cell, split_cell = codec.decoder.rnns[0], split.decoder.rnns[0]
+    exact = cell.input_conv(x)
+    approx = split_cell.input_conv(split_cell.input_spatial(x))
+    assert torch.linalg.norm(approx - exact) < torch.linalg.norm(exact)  # closer than predicting zero
+
+
+def test_only_plain_3x3_input_convolutions_are_split():
+    codec = ResidualCodec(ONE_SHOT)
+    split, _ = make_separable(codec, [1])
+    with pytest.raises(ValueError, match="GRU 1 has no plain 3x3"):
+        make_separable(split, [1])
