@@ -168,7 +168,7 @@ def history_part(weights: dict[str, np.ndarray], earlier: list[np.ndarray], shap
         across[k] = signs
     across[-1] = sum(ring)
     # float32 is exact here (every partial sum is an integer below 2**24) and twice as fast
-    z += np.einsum("ij,jyx->iyx", weights["across"], across.reshape(-1, rows, columns))
+    z += (weights["across"] @ across.reshape(-1, rows * columns)).reshape(shape)
     return z
 
 
@@ -385,28 +385,32 @@ def _decode(shape, earlier: list[np.ndarray], prior: ContextPrior, segments) -> 
         raise PayloadError(f"{channels} code channels, but the context prior is for {prior.channels}")
     coders = [coder for count, words in segments for coder in [decoder(words)] * count]
     weights = prior.weights_for(len(earlier))
-    z = history_part(weights, earlier, shape)
-    done = np.zeros((3 * channels, rows, columns))  # lower_features of the channels decoded so far
+    # Every term is an integer multiple of 1/16 far below 2**48 (see group_probabilities), so the sums
+    # are exact in float64 in any order: the phase and history terms are scaled for all channels at once.
+    scaled_all = history_part(weights, earlier, shape) * INDEX_SCALE
+    scaled_all += (weights["phase"] * INDEX_SCALE + INDEX_OFFSET)[:, phase_of(rows, columns)]
+    scaled_lower = weights["lower"] * INDEX_SCALE
+    done = np.zeros((3 * channels, rows * columns))  # lower_features of the channels decoded so far
     planes = np.zeros((channels, rows + 2, columns + 2))  # padded signs, 0 = not decoded yet
     groups = _group_views(rows, columns)
-    scaled_phase = (weights["phase"] * INDEX_SCALE + INDEX_OFFSET).tolist()
     scaled_near = (weights["near"] * INDEX_SCALE).tolist()
     for c, coder in enumerate(coders):
-        zc = z[c] + np.einsum("j,jyx->yx", weights["lower"][c, : 3 * c], done[: 3 * c])
-        zc *= INDEX_SCALE
+        zc = scaled_all[c]
+        if c:
+            zc = zc + (scaled_lower[c, : 3 * c] @ done[: 3 * c]).reshape(rows, columns)
         near_cross, near_diagonal = scaled_near[c]
         plane = planes[c]
-        for phase, cells, padded_cells, cross, diagonal in groups:
-            scaled = zc[cells] + scaled_phase[c][phase]
+        for _, cells, padded_cells, cross, diagonal in groups:
+            scaled = zc[cells]
             if cross:
-                scaled += near_cross * sum(plane[at] for at in cross)
-            if diagonal:
-                scaled += near_diagonal * sum(plane[at] for at in diagonal)
+                scaled = scaled + near_cross * sum(plane[at] for at in cross)
+            if diagonal:  # never in place: ``scaled`` may still be a view of ``zc``
+                scaled = scaled + near_diagonal * sum(plane[at] for at in diagonal)
             bits = coder.decode(BERNOULLI, group_probabilities(scaled))
             plane[padded_cells] = (2.0 * bits - 1.0).reshape(scaled.shape)
-        done[3 * c] = plane[1:-1, 1:-1]
-        done[3 * c + 1] = neighbour_sum(plane, CROSS)
-        done[3 * c + 2] = neighbour_sum(plane, DIAGONAL)
+        done[3 * c] = plane[1:-1, 1:-1].ravel()
+        done[3 * c + 1] = neighbour_sum(plane, CROSS).ravel()
+        done[3 * c + 2] = neighbour_sum(plane, DIAGONAL).ravel()
         if c + 1 == len(coders) or coders[c + 1] is not coder:
             check_used_up(coder)
     return planes[: len(coders), 1:-1, 1:-1] > 0
