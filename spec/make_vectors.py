@@ -1337,6 +1337,15 @@ def as_coding4(payload: bytes, channels: int) -> bytes:
     return bytes([channels]) + struct.pack(">I", len(payload)) + payload
 
 
+def iter2_segment_offsets(c: Chunk, channels: int) -> tuple[int, list[int]]:
+    """Where the coded words of ITER 2's first segment start, and where each segment ends: the cut points
+    of the coding-4 and one-shot vectors."""
+    ends = segment_ends(c, channels)
+    first_words = c.offset + 8 + 3 + 1 + 4
+    assert ends[0] - first_words > 2 and ends[3] - ends[2] > 6, "segments 0 and 3 of ITER 2 need words"
+    return first_words, ends
+
+
 TRIMMED = "prior-rgb-256x192-coding4-3it-trimmed.rgc"
 TRIMMED_SLACK = 3
 """Bytes of its budget that the trimmed coding-4 vector leaves unused: fewer than its next segment needs."""
@@ -1351,9 +1360,7 @@ def derive_coding4(base: bytes) -> list[Vector]:
     assert all(len(spec_coding4_segments(c.data[3:], channels)) == channels == 8 for c in iters[1:])
     vectors, add = _collector(SEGMENTED_BASE)
 
-    ends = segment_ends(iters[2], channels)
-    first_words = iters[2].offset + 8 + 3 + 1 + 4
-    assert ends[0] - first_words > 2 and ends[3] - ends[2] > 6, "segments 0 and 3 of ITER 2 need words"
+    first_words, ends = iter2_segment_offsets(iters[2], channels)
     cuts = [
         (
             first_words + 2,
@@ -1520,9 +1527,7 @@ def derive_one_shot(bases: dict[str, bytes]) -> list[Vector]:
     assert not before and len(iters) == 4 and [c.data[2] for c in iters] == [3, 4, 4, 4]
     channels = head.data[11]
     vectors, add = _collector(ONE_SHOT_BASE)
-    ends = segment_ends(iters[2], channels)
-    first_words = iters[2].offset + 8 + 3 + 1 + 4
-    assert ends[0] - first_words > 2 and ends[3] - ends[2] > 6, "segments 0 and 3 of ITER 2 need words"
+    first_words, ends = iter2_segment_offsets(iters[2], channels)
     cuts = [
         (
             first_words + 2,

@@ -6,19 +6,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from pillow_rgc.training.model import Architecture, ResidualCodec  # noqa: E402
+from pillow_rgc.training.model import ResidualCodec  # noqa: E402
 from pillow_rgc.training.separable import make_separable, rank_one_factors  # noqa: E402
 
-ONE_SHOT = Architecture(
-    code_channels=4,
-    encoder_conv=4,
-    encoder_hidden=(8, 8, 8),
-    decoder_conv=8,
-    decoder_hidden=(8, 8),
-    decoder_input_kernels=(3, 3),
-    decoder_hidden_spatial=(1, 1),
-    synthesis=(8, 4),
-)
+from .test_widen import ONE_SHOT, trained_looking_codec  # noqa: E402
 
 
 def test_an_exactly_separable_convolution_is_split_without_error():
@@ -32,11 +23,7 @@ def test_an_exactly_separable_convolution_is_split_without_error():
 
 
 def test_a_split_codec_keeps_every_other_weight_and_approximates_the_convolution():
-    torch.manual_seed(1)
-    codec = ResidualCodec(ONE_SHOT)
-    with torch.no_grad():
-        for p in codec.parameters():
-            p.add_(0.2 * torch.randn_like(p))
+    codec = trained_looking_codec(ONE_SHOT)
     split, errors = make_separable(codec, [0, 1])
     assert split.arch.decoder_input_kernels == (1, 1) and split.arch.decoder_input_spatial == (3, 3)
     assert split.arch.macs_per_pixel()["decoder"] < codec.arch.macs_per_pixel()["decoder"] / 2

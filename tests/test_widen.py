@@ -21,9 +21,9 @@ WIDER = {
 }
 
 
-def trained_looking_codec() -> ResidualCodec:
-    torch.manual_seed(1)
-    codec = ResidualCodec(NARROW)
+def trained_looking_codec(arch: Architecture = NARROW, seed: int = 1) -> ResidualCodec:
+    torch.manual_seed(seed)
+    codec = ResidualCodec(arch)
     with torch.no_grad():
         for p in codec.parameters():
             p.add_(0.2 * torch.randn_like(p))  # no zero or default-init pattern to hide a wrong copy
@@ -55,11 +55,7 @@ ONE_SHOT = Architecture(
 
 
 def test_a_widened_one_shot_codec_computes_exactly_what_the_narrow_one_does():
-    torch.manual_seed(2)
-    codec = ResidualCodec(ONE_SHOT)
-    with torch.no_grad():
-        for p in codec.parameters():
-            p.add_(0.2 * torch.randn_like(p))
+    codec = trained_looking_codec(ONE_SHOT, seed=2)
     changes = {
         "code_channels": 6,
         "decoder_hidden": [12, 16],
