@@ -354,7 +354,7 @@ def _decoded_before(phase: int, offsets) -> list[tuple[int, int]]:
 
 
 def _group_views(rows: int, columns: int) -> list[tuple]:
-    """Per phase: its number, the slices of its cells in a padded plane, and of its decoded 4- and diagonal
+    """Per phase: the slices of its cells in a plane and in a padded plane, and of its decoded 4- and diagonal
     neighbours (cells of later phases are not decoded yet, so they are left out rather than added as 0)."""
     groups = []
     for phase, dy, dx, count_y, count_x in phases(rows, columns):
@@ -363,7 +363,7 @@ def _group_views(rows: int, columns: int) -> list[tuple]:
             for offsets in (CROSS, DIAGONAL)
         )
         groups.append(
-            (phase, (slice(dy, None, 2), slice(dx, None, 2)), view(dy, dx, count_y, count_x), cross, diagonal)
+            ((slice(dy, None, 2), slice(dx, None, 2)), view(dy, dx, count_y, count_x), cross, diagonal)
         )
     return groups
 
@@ -400,7 +400,7 @@ def _decode(shape, earlier: list[np.ndarray], prior: ContextPrior, segments) -> 
             zc = zc + (scaled_lower[c, : 3 * c] @ done[: 3 * c]).reshape(rows, columns)
         near_cross, near_diagonal = scaled_near[c]
         plane = planes[c]
-        for _, cells, padded_cells, cross, diagonal in groups:
+        for cells, padded_cells, cross, diagonal in groups:
             scaled = zc[cells]
             if cross:
                 scaled = scaled + near_cross * sum(plane[at] for at in cross)
