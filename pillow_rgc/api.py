@@ -212,7 +212,7 @@ def _encode_tile(
     payloads: list[tuple[int, bytes]] = []
     goal = None
     if target is not None:
-        scorer = MsSsimReference(reference)  # the source's half of MS-SSIM, once
+        scorer = MsSsimReference(reference, on_graph=True)  # the source's half of MS-SSIM, once
         goal = _Goal(lambda r: scorer.score(modes.output_pixels(r.pixels(), mode), at_least=target), target)
 
     def prefixes_of(bits: np.ndarray, earlier: list[np.ndarray], segments: int) -> list[bytes]:

@@ -1,4 +1,4 @@
-"""Tests for pillow_rgc.quality (MS-SSIM, PSNR, JPEG quality table); numpy only."""
+"""Tests for pillow_rgc.quality (MS-SSIM, PSNR, JPEG quality table) and its onnxruntime scales."""
 
 import math
 
@@ -188,11 +188,12 @@ def test_a_reference_scored_many_times_gives_ms_ssim_exactly():
             scorer.score(reference[1:])
 
 
+@pytest.mark.parametrize("on_graph", [False, True])
 @pytest.mark.parametrize("shape", [(192, 256, 3), (161, 170), (45, 50, 3), (12, 30, 3)])
-def test_a_score_asked_to_reach_a_target_is_exact_or_an_upper_bound_below_it(shape):
+def test_a_score_asked_to_reach_a_target_is_exact_or_an_upper_bound_below_it(shape, on_graph):
     reference = synthetic(*shape[:2])
     reference = reference if len(shape) == 3 else reference[..., 0]
-    scorer = quality.MsSsimReference(reference)
+    scorer = quality.MsSsimReference(reference, on_graph=on_graph)
     early = 0
     for amp in (1, 4, 10, 25, 60):
         for blur in (1, 3, 5):
@@ -207,3 +208,22 @@ def test_a_score_asked_to_reach_a_target_is_exact_or_an_upper_bound_below_it(sha
                     assert full <= answer * (1 + 1e-6) and answer < target
                     early += answer != full
     assert early > 0 or min(shape[:2]) < 22  # one scale only: no coarser scales to stop at
+
+
+@pytest.mark.parametrize("shape", [(192, 256, 3), (161, 170), (45, 51, 3), (9, 14, 3), (5, 9), (1, 1, 3)])
+def test_scores_on_the_graph_agree_with_numpy(shape):
+    rng = np.random.default_rng(11)
+    reference = rng.integers(0, 256, shape).astype(np.uint8)
+    on_graph = quality.MsSsimReference(reference, on_graph=True)
+    for noise in (0, 2, 9, 40, 120):
+        other = np.clip(reference.astype(int) + rng.integers(-noise, noise + 1, shape), 0, 255).astype(np.uint8)
+        other = box_blur(other if other.ndim == 3 else other[..., None], 3).reshape(shape)
+        assert on_graph.score(other) == pytest.approx(ms_ssim(reference, other), abs=1e-7)
+
+
+def test_the_shipped_graph_is_what_its_exporter_writes():
+    pytest.importorskip("onnx")
+    from pillow_rgc import ssim_onnx
+    from pillow_rgc.training import export_ssim
+
+    assert export_ssim.build().SerializeToString() == ssim_onnx.GRAPH_FILE.read_bytes()
