@@ -1,4 +1,4 @@
-"""Splitting trained 3x3 decoder input convolutions into depthwise 3x3 and 1x1 ones."""
+"""Splitting trained 3x3 GRU input convolutions into depthwise 3x3 and 1x1 ones."""
 
 from __future__ import annotations
 
@@ -44,3 +44,23 @@ def test_only_plain_3x3_input_convolutions_are_split():
     split, _ = make_separable(codec, [1])
     with pytest.raises(ValueError, match="GRU 1 has no plain 3x3"):
         make_separable(split, [1])
+
+
+def test_a_separable_strided_encoder_convolution_is_split_into_the_same_function():
+    codec = trained_looking_codec(ONE_SHOT)
+    cell = codec.encoder.rnns[1]
+    with torch.no_grad():  # make its input convolution exactly separable
+        pointwise, taps = torch.randn(cell.input_conv.out_channels, 8), torch.randn(8, 3, 3)
+        cell.input_conv.weight.copy_(pointwise[:, :, None, None] * taps[None])
+    split, errors = make_separable(codec, [], [1])
+    assert split.arch.encoder_input_kernels == (3, 1, 3) and split.arch.encoder_input_spatial == (1, 3, 1)
+    assert split.arch.decoder_input_kernels == codec.arch.decoder_input_kernels
+    assert errors[0] < 1e-5
+    assert split.arch.macs_per_pixel()["encoder"] < codec.arch.macs_per_pixel()["encoder"]
+    x = torch.randn(1, 8, 12, 10)
+    split_cell = split.encoder.rnns[1]
+    with torch.no_grad():
+        exact = cell.input_conv(x)
+        found = split_cell.input_conv(split_cell.input_spatial(x))
+    assert found.shape == exact.shape == (1, 24, 6, 5)  # the stride of 2 is kept
+    assert torch.allclose(found, exact, atol=1e-4)

@@ -53,10 +53,11 @@ VARIANTS = [
         "decoder_input_spatial": [3, 3],
         "synthesis": [8, 8],
     },
+    {"encoder_input_kernels": [1, 1, 3], "encoder_input_spatial": [3, 3, 1]},
 ]
 """Architectures whose graphs differ in layout: 1x1 top input kernels, depthwise hidden convolutions,
 fast decoders whose output fills 4x4 or 8x8 cells, one-shot decoders (synthesis to full resolution or to
-2x2 cells), depthwise-separable input convolutions."""
+2x2 cells), depthwise-separable input convolutions in the decoder and in the encoder (strided)."""
 
 
 def varied_codec(variant: dict) -> ResidualCodec:
@@ -204,6 +205,14 @@ def test_macs_per_pixel_counts_the_decoder_convolutions():
     two_top_grus = (9 * 32 * 3 * 64 + 64 * 3 * 64) / 16 + (9 * 16 * 3 * 32 + 32 * 3 * 32) / 4 + 27 * 8
     assert fast.macs_per_pixel()["decoder"] == pytest.approx(13096 - two_top_grus + 27 * 32)
     assert fast.output_shuffle == 4 and export.graph_macs_per_pixel(fast) == fast.macs_per_pixel()
+
+
+def test_macs_per_pixel_counts_separable_encoder_inputs_at_the_grus_resolution():
+    dense = Architecture().macs_per_pixel()["encoder"]
+    split = Architecture(encoder_input_kernels=(1, 3, 3), encoder_input_spatial=(3, 1, 1))
+    first_gru_input = 9 * 32 * 3 * 64 / 16  # 3x3 stride 2 from 1/2 to 1/4 of the picture
+    separable = (9 * 32 + 32 * 3 * 64) / 16  # depthwise with the stride, then 1x1 at 1/4
+    assert split.macs_per_pixel()["encoder"] == pytest.approx(dense - first_gru_input + separable)
 
 
 def test_decoder_settings_must_name_the_same_grus():

@@ -61,6 +61,7 @@ def test_a_widened_one_shot_codec_computes_exactly_what_the_narrow_one_does():
         "decoder_hidden": [12, 16],
         "synthesis": [12, 8],
         "decoder_input_spatial": [3, 1],  # grown: starts as the identity
+        "encoder_input_spatial": [1, 3, 1],
     }
     wide = widen(codec, widened_architecture(ONE_SHOT, changes))
     assert wide.decoder.synthesis[0].weight.shape == (12, 4, 3, 3)  # reads the 16 // 4 channels of the state
@@ -98,6 +99,7 @@ def test_new_channels_get_gradients():
         ({"encoder_conv": 2}, "narrows"),
         ({"code_channels": 2}, "narrows"),
         ({"hidden_kernel": 3}, "cannot change"),
+        ({"encoder_input_kernels": [1, 3, 3]}, "cannot change"),
         ({"decoder_hidden": [8, 8, 8, 10]}, "multiples of 4"),
     ],
 )

@@ -37,6 +37,10 @@ class Architecture:
     of 9 per input and gate channel, where the 3x3 input convolutions cost most
     of a fast decode.
 
+    ``encoder_input_kernels`` and ``encoder_input_spatial``: the same for the three
+    encoder GRUs, whose 3x3 input convolutions are most of an encode; before a 1x1
+    input convolution the depthwise one takes the GRU's stride of 2.
+
     ``decoder_hidden_spatial``: kernel of a depthwise convolution after each decoder
     GRU's 1x1 hidden-state convolution (1: none). With 1x1 hidden kernels a GRU's
     memory is per cell; the paper's 3x3 hidden kernels let it see its neighbours,
@@ -67,6 +71,8 @@ class Architecture:
     decoder_hidden_spatial: tuple[int, ...] = (1, 1, 1, 1)
     synthesis: tuple[int, ...] = ()
     decoder_input_spatial: tuple[int, ...] = ()
+    encoder_input_kernels: tuple[int, int, int] = (3, 3, 3)
+    encoder_input_spatial: tuple[int, ...] = ()
 
     STRIDE = 16  # the encoder downsamples four times by 2
 
@@ -79,6 +85,8 @@ class Architecture:
             )
         if self.decoder_input_spatial and len(self.decoder_input_spatial) != n:
             raise ValueError("decoder_input_spatial needs one kernel per decoder GRU (or none at all)")
+        if len(self.encoder_input_kernels) != 3 or len(self.encoder_input_spatial) not in (0, 3):
+            raise ValueError("encoder_input_kernels (and encoder_input_spatial, if any) need 3 kernels")
         if n + len(self.synthesis) > 4 or any(w % 4 for w in self.synthesis):
             raise ValueError("synthesis: at most 4 - len(decoder_hidden) widths, each a multiple of 4")
 
@@ -86,6 +94,11 @@ class Architecture:
     def input_spatial(self) -> tuple[int, ...]:
         """``decoder_input_spatial`` with its default spelled out: 1 (none) for every GRU."""
         return self.decoder_input_spatial or (1,) * len(self.decoder_hidden)
+
+    @property
+    def encoder_spatial(self) -> tuple[int, ...]:
+        """``encoder_input_spatial`` with its default spelled out: 1 (none) for every GRU."""
+        return self.encoder_input_spatial or (1, 1, 1)
 
     @property
     def one_shot(self) -> bool:
@@ -120,8 +133,10 @@ class Architecture:
         k2 = self.hidden_kernel**2
         enc = 9 * 3 * self.encoder_conv / 4
         c_in = self.encoder_conv
-        for i, c in enumerate(self.encoder_hidden):
-            enc += (9 * c_in * 3 * c + k2 * c * 3 * c) / 4 ** (i + 2)
+        kernels = zip(self.encoder_input_kernels, self.encoder_spatial)
+        for i, (c, (k, t)) in enumerate(zip(self.encoder_hidden, kernels)):
+            spatial = (t * t * c_in if t > 1 else 0) * (1 if k == 1 else 4)  # strided before a 1x1
+            enc += (k * k * c_in * 3 * c + k2 * c * 3 * c + spatial) / 4 ** (i + 2)
             c_in = c
         enc += c_in * self.code_channels / 256
         dec = self.code_channels * self.decoder_conv / 256
@@ -155,7 +170,12 @@ class ConvGRUCell(nn.Module):
         input_spatial: int = 1,
     ):
         super().__init__()
-        self.input_spatial = depthwise(in_channels, input_spatial) if input_spatial > 1 else None
+        self.input_spatial = None
+        if input_spatial > 1:
+            # Before a 1x1 convolution (separable) it takes the stride, so the 1x1 runs on fewer pixels.
+            depthwise_stride = stride if input_kernel == 1 else 1
+            self.input_spatial = depthwise(in_channels, input_spatial, depthwise_stride)
+            stride //= depthwise_stride
         self.input_conv = nn.Conv2d(
             in_channels, 3 * hidden_channels, input_kernel, stride=stride, padding=input_kernel // 2
         )
@@ -181,9 +201,9 @@ class ConvGRUCell(nn.Module):
         return (1 - z) * n + z * h
 
 
-def depthwise(channels: int, kernel: int) -> nn.Conv2d:
+def depthwise(channels: int, kernel: int, stride: int = 1) -> nn.Conv2d:
     """A depthwise convolution that starts as the identity (centre tap 1), so growing one changes nothing."""
-    conv = nn.Conv2d(channels, channels, kernel, padding=kernel // 2, groups=channels, bias=False)
+    conv = nn.Conv2d(channels, channels, kernel, stride, kernel // 2, groups=channels, bias=False)
     with torch.no_grad():
         conv.weight.zero_()
         conv.weight[:, :, kernel // 2, kernel // 2] = 1.0
@@ -197,8 +217,10 @@ class Encoder(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(3, arch.encoder_conv, 3, stride=2, padding=1)
         channels = (arch.encoder_conv, *arch.encoder_hidden)
+        kernels = zip(arch.encoder_input_kernels, arch.encoder_spatial)
         self.rnns = nn.ModuleList(
-            ConvGRUCell(channels[i], channels[i + 1], 2, arch.hidden_kernel) for i in range(3)
+            ConvGRUCell(channels[i], channels[i + 1], 2, arch.hidden_kernel, kernel, 1, before)
+            for i, (kernel, before) in enumerate(kernels)
         )
         self.binarizer = nn.Conv2d(channels[-1], arch.code_channels, 1, bias=False)
 

@@ -18,7 +18,7 @@ too). ``code_channels`` may grow as well:
 the old bits keep their meaning and the decoder starts deaf to the new ones, so
 a model with more bits per iteration (fewer iterations, so fewer network passes,
 for the same rate) starts from the line's quality. ``decoder_hidden_spatial``
-and ``decoder_input_spatial`` may go from 1 to a kernel: the new depthwise
+and the ``decoder_input_spatial`` and ``encoder_input_spatial`` may go from 1 to a kernel: the new depthwise
 convolutions start as the identity.
 Other kernels cannot change.
 """
@@ -37,11 +37,11 @@ from .train import load_codec, save_weights
 
 def widened_architecture(old: Architecture, changes: dict) -> Architecture:
     """``old`` with the widths in ``changes``; refuses narrowing and kernel changes."""
-    fixed = {"hidden_kernel", "decoder_input_kernels"} & set(changes)
+    fixed = {"hidden_kernel", "decoder_input_kernels", "encoder_input_kernels"} & set(changes)
     if fixed:
         raise ValueError(f"widening cannot change {sorted(fixed)}")
     new = Architecture.from_json({**old.to_json(), **changes})
-    for field in ("decoder_hidden_spatial", "input_spatial"):
+    for field in ("decoder_hidden_spatial", "input_spatial", "encoder_spatial"):
         if any(b != a and b != 1 for b, a in zip(getattr(old, field), getattr(new, field))):
             raise ValueError(f"{field} can only grow from 1 (no depthwise convolution)")
     if len(new.decoder_hidden) != len(old.decoder_hidden) or len(new.synthesis) != len(old.synthesis):
@@ -90,6 +90,7 @@ def _layer_maps(old: Architecture, new: Architecture) -> dict[str, tuple[torch.T
     for i, (o, n) in enumerate(zip(old.encoder_hidden, new.encoder_hidden)):
         maps[f"encoder.rnns.{i}.input_conv"] = (_positions(o, n, 3), _positions(old_in[i], new_in[i]))
         maps[f"encoder.rnns.{i}.hidden_conv"] = (_positions(o, n, 3), _positions(o, n))
+        maps[f"encoder.rnns.{i}.input_spatial"] = (_positions(old_in[i], new_in[i]), _positions(1, 1))
     old_in = (old.decoder_conv, *(c // 4 for c in old.decoder_hidden))
     new_in = (new.decoder_conv, *(c // 4 for c in new.decoder_hidden))
     for i, (o, n) in enumerate(zip(old.decoder_hidden, new.decoder_hidden)):
