@@ -7,7 +7,12 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from pillow_rgc.training.model import ResidualCodec  # noqa: E402
-from pillow_rgc.training.separable import make_separable, rank_one_factors  # noqa: E402
+from pillow_rgc.training.separable import (  # noqa: E402
+    fit_to_outputs,
+    make_separable,
+    rank_one_factors,
+    split_cells,
+)
 
 from .test_widen import ONE_SHOT, trained_looking_codec  # noqa: E402
 
@@ -64,3 +69,22 @@ def test_a_separable_strided_encoder_convolution_is_split_into_the_same_function
         found = split_cell.input_conv(split_cell.input_spatial(x))
     assert found.shape == exact.shape == (1, 24, 6, 5)  # the stride of 2 is kept
     assert torch.allclose(found, exact, atol=1e-4)
+
+
+def test_factors_fitted_to_the_outputs_miss_less_of_them_and_report_their_error():
+    codec = trained_looking_codec(ONE_SHOT)
+    split, _ = make_separable(codec, [0], [0, 2])
+    cells = split_cells([0], [0, 2])
+    assert cells == ["encoder.rnns.0", "encoder.rnns.2", "decoder.rnns.0"]
+    torch.manual_seed(4)
+    crops = torch.rand(3, 3, 32, 48) - 0.5
+    errors = fit_to_outputs(codec, split, cells, crops, iterations=1)
+    assert all(after < before for before, after in errors)
+    # With one iteration the first encoder GRU reads the same input in both models: its error, directly.
+    x = codec.encoder.conv(crops)
+    dense, cell = codec.encoder.rnns[0].input_conv, split.encoder.rnns[0]
+    with torch.no_grad():
+        wanted = dense(x) - dense.bias[:, None, None]
+        found = cell.input_conv(cell.input_spatial(x)) - cell.input_conv.bias[:, None, None]
+    direct = float(((found - wanted) ** 2).sum() / (wanted**2).sum())
+    assert direct == pytest.approx(errors[0][1], rel=1e-4)
