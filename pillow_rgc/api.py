@@ -37,6 +37,7 @@ import numpy as np
 from PIL import Image
 
 from . import alpha, codec, container, entropy, metadata, modes, search
+from .blas_threads import single_threaded_blas
 from .models import DEFAULT_MODEL, ModelError, load_model
 from .quality import MsSsimReference, ms_ssim_for_jpeg_quality
 
@@ -113,6 +114,7 @@ def _target_ms_ssim(quality: float) -> float:
     return quality if quality <= 1 else ms_ssim_for_jpeg_quality(quality)
 
 
+@single_threaded_blas()
 def encode(
     image: Image.Image,
     quality: float | None = None,
@@ -348,6 +350,7 @@ def read_bitplanes(
     return read_tile_bitplanes(parsed, iterations, on_corrupt, model)[0]
 
 
+@single_threaded_blas()
 def read_tile_bitplanes(
     parsed: container.Container, iterations: int | None = None, on_corrupt: str = "raise", model=None
 ) -> list[list[np.ndarray]]:
