@@ -109,7 +109,7 @@ GRAPH_PHASES = {
     "synthesis_run": "onnxruntime run (synthesis, one-shot models)",
 }
 ENCODE_PHASES = {
-    "entropy coding": (entropy, "encode_bitplane"),
+    "entropy coding": (entropy, "bitplane_candidates"),
     "MS-SSIM (rate control)": (quality.MsSsimReference, "score"),
     "MS-SSIM of the source (once)": (quality.MsSsimReference, "__init__"),
     "to_pixels": (codec, "to_pixels"),

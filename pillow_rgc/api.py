@@ -212,6 +212,7 @@ def _encode_tile(
     ``segmented``: every iteration but the first in coding 4 (see :func:`encode`).
     """
     payloads: list[tuple[int, bytes]] = []
+    choice = entropy.CodingChoice(loaded.prior)
     goal = None
     if target is not None:
         scorer = MsSsimReference(reference, on_graph=True)  # the source's half of MS-SSIM, once
@@ -231,7 +232,7 @@ def _encode_tile(
         if prefixes and len(prefixes) == entropy.segment_count(len(bits), entropy.PARTIAL_SEGMENTS):
             whole = entropy.SEGMENTED, prefixes[-1]
         else:
-            whole = entropy.encode_bitplane(bits, earlier, loaded.prior)
+            whole = choice.encode(bits, earlier)
         fits = CHUNK_OVERHEAD + len(whole[1]) <= room
         if goal is not None:
             goal.whole = goal.score(reconstruction) if fits else None

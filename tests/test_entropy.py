@@ -18,6 +18,7 @@ import onnxruntime
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 import pillow_rgc
 from pillow_rgc import api, container, entropy, models, rans
@@ -458,3 +459,42 @@ def test_decoding_twice_gives_the_same_bits(coded_file):
     parsed = container.read(coded_file)
     first = bitplanes_sha256(api.read_bitplanes(parsed))
     assert bitplanes_sha256(api.read_bitplanes(container.read(io.BytesIO(coded_file).getvalue()))) == first
+
+
+def test_a_picture_stops_trying_coding_1_once_the_prior_is_clearly_smaller(monkeypatch):
+    asked = []
+    sizes = iter([(100, 99), (100, 96), (100, 50), (100, 10)])  # coding 1, coding 3 bytes, in turn
+
+    def candidates(bits, earlier, prior=None, context=True):
+        asked.append(context)
+        context_size, prior_size = next(sizes)
+        found = {entropy.RAW: bytes(200), entropy.PRIOR: bytes(prior_size)}
+        if context:
+            found[entropy.CONTEXT] = bytes(context_size)
+        return found
+
+    monkeypatch.setattr(entropy, "bitplane_candidates", candidates)
+    choice = entropy.CodingChoice(prior=None)
+    chosen = [choice.encode(None, [])[0] for _ in range(4)]
+    # 99 is within 3 % of 100: coding 1 is tried again; 96 is not: no more coding 1 for this picture
+    assert asked == [True, True, False, False]
+    assert chosen == [entropy.PRIOR] * 4
+
+
+@pytest.mark.parametrize("picture", ["flat", "photo"])
+def test_skipping_coding_1_loses_nothing_on_a_flat_picture_or_a_photo(picture, monkeypatch):
+    size = (384, 256)  # big enough for coding 1 to pay for its parameters
+    image = Image.new("RGB", size, (90, 140, 200)) if picture == "flat" else synthetic_photo(*size)
+    chosen = []
+    encode = entropy.CodingChoice.encode
+
+    def recording(self, bits, earlier):
+        coding, payload = encode(self, bits, earlier)
+        chosen.append(coding)
+        return coding, payload
+
+    monkeypatch.setattr(entropy.CodingChoice, "encode", recording)
+    data = pillow_rgc.encode(image, iterations=6, model="rgc-fast-2")
+    monkeypatch.setattr(entropy.CodingChoice, "CONTEXT_MARGIN", 0.0)  # always tries coding 1
+    assert pillow_rgc.encode(image, iterations=6, model="rgc-fast-2") == data
+    assert entropy.CONTEXT in chosen if picture == "flat" else entropy.PRIOR in chosen
