@@ -346,13 +346,23 @@ class PhaseWatch:
         return {k: v / self.runs for k, v in self.totals.items()} if self.runs else {}
 
 
-def exclusive_phases(per_run: dict[str, float], nested: dict[str, list[str]]) -> list[tuple[str, float]]:
-    """Phase seconds with inner phases taken out of the outer ones, and the remainder as 'other'."""
-    seconds = {k: v for k, v in per_run.items() if k != "total"}
+def exclusive_phases(
+    per_run: dict[str, float], nested: dict[str, list[str]], beside: tuple[str, ...] = ()
+) -> list[tuple[str, float]]:
+    """Phase seconds with inner phases taken out of the outer ones, and the remainder as 'other'.
+
+    Phases ``beside`` run in another thread, beside the others (a decode's entropy decoding, see
+    ``pillow_rgc/prefetch.py``): they are listed, marked, but not taken out of the remainder, which
+    then includes the time the decode waited for them.
+    """
+    seconds = {k: v for k, v in per_run.items() if k != "total" and k not in beside}
     for outer, inner in nested.items():
         seconds[outer] -= sum(seconds[i] for i in inner)
-    seconds["other (Pillow, glue)"] = per_run["total"] - sum(seconds.values())
-    return sorted(seconds.items(), key=lambda kv: -kv[1])
+    seconds["other (Pillow, glue" + (", waiting for bits)" if beside else ")")] = per_run["total"] - sum(
+        seconds.values()
+    )
+    apart = [(f"{name} (in its own thread, beside the rest)", per_run[name]) for name in beside]
+    return sorted(seconds.items(), key=lambda kv: -kv[1]) + apart
 
 
 def cprofile_decode(data: bytes, top: int = 10) -> list[dict]:
@@ -687,6 +697,7 @@ def main(argv: list[str] | None = None) -> int:
                 "decode_phases": exclusive_phases(
                     {GRAPH_PHASES.get(k, k): v for k, v in dec.items()},
                     {"bits to floats, accumulate": [GRAPH_PHASES["decoder_run"]]},
+                    beside=("entropy decoding",),
                 ),
                 "encode_runs": enc_watch.runs,
                 "encode_total_s": enc["total"],

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,7 @@ from PIL import Image
 from . import alpha, codec, container, entropy, metadata, modes, search
 from .blas_threads import single_threaded_blas
 from .models import DEFAULT_MODEL, ModelError, load_model
+from .prefetch import prefetched
 from .quality import MsSsimReference, ms_ssim_for_jpeg_quality
 
 DEFAULT_QUALITY = 75
@@ -360,24 +361,45 @@ def read_tile_bitplanes(
     As :func:`read_bitplanes`; a one-tile picture gives one list. With
     ``on_corrupt="stop"``, every tile keeps the iterations before the damaged chunk.
     """
+    bitplanes: list[list[np.ndarray]] = [[] for _ in parsed.header.tiles()]
+    for new in bitplanes_by_iteration(parsed, iterations, on_corrupt, model):
+        for tile, bits in zip(bitplanes, new):
+            if bits is not None:
+                tile.append(bits)
+    return bitplanes
+
+
+def bitplanes_by_iteration(
+    parsed: container.Container, iterations: int | None = None, on_corrupt: str = "raise", model=None
+) -> Iterator[list[np.ndarray | None]]:
+    """Each complete iteration's bitplane of every tile in turn (None for a tile that has ended), as
+    :func:`read_tile_bitplanes` reads them; a decoder can start on an iteration before the next is read.
+
+    Call it with BLAS held to one thread (:func:`single_threaded_blas`), as the readers here do.
+    """
     header = parsed.header
     tiles = header.tiles()
-    bitplanes: list[list[np.ndarray]] = [[] for _ in tiles]
+    bitplanes: list[list[np.ndarray]] = [[] for _ in tiles]  # the context of the next iteration
     for index, chunk in enumerate(parsed.iterations[:iterations] if iterations else parsed.iterations):
         entries = chunk.tiles if chunk.tiles is not None else [(chunk.coding, chunk.payload)]
         if model is None and any(entry and entry[0] in entropy.PRIOR_CODINGS for entry in entries):
             model = load_model_for(header)
         prior = model.prior if model is not None else None
         try:
-            for tile, entry, (_, _, width, height) in zip(bitplanes, entries, tiles):
-                if entry is not None:
-                    shape = header.code_shape(width, height)
-                    tile.append(entropy.decode_bitplane(*entry, shape, tile, prior))
+            new = [
+                None
+                if entry is None
+                else entropy.decode_bitplane(*entry, header.code_shape(w, h), tile, prior)
+                for tile, entry, (_, _, w, h) in zip(bitplanes, entries, tiles)
+            ]
         except entropy.PayloadError as error:
             if (on_corrupt == "stop" or chunk.cut) and index:  # a cut chunk that breaks a rule is ignored
-                return [tile[:index] for tile in bitplanes]
+                return
             raise container.CorruptChunkError(str(error), "ITER", chunk.chunk_index, chunk.offset) from None
-    return bitplanes
+        for tile, bits in zip(bitplanes, new):
+            if bits is not None:
+                tile.append(bits)
+        yield new
 
 
 def load_model_for(header: container.Header):
@@ -439,14 +461,21 @@ class Decoder:
             tile_bitplanes = read_tile_bitplanes(parsed, wanted, on_corrupt, self.model)
             self.decoded = max(map(len, tile_bitplanes))
             return codec.decode_tiles(self.model, header, tile_bitplanes)
-        planes = read_bitplanes(parsed, wanted, on_corrupt, self.model)
-        if self.reconstruction is None or len(planes) < self.reconstruction.count:  # (again) from the start
+        if self.reconstruction is None:
             self.reconstruction = codec.Reconstruction(self.model, header.height, header.width)
-        count = self.reconstruction.count
-        if count and count <= len(planes) and len(planes[count - 1]) != self.reconstruction.last_channels:
-            self.reconstruction.replace_last(planes[count - 1])  # more of a cut iteration has arrived
-        for bits in planes[count:]:
-            self.reconstruction.add(bits)
+        known = self.reconstruction.count  # decoded by an earlier call, on less of a stream
+        planes = []
+        with single_threaded_blas():  # held by this thread, so the reading thread has it too
+            for (bits,) in prefetched(bitplanes_by_iteration(parsed, wanted, on_corrupt, self.model)):
+                planes.append(bits)
+                if len(planes) > known:
+                    self.reconstruction.add(bits)
+                elif len(planes) == known and len(bits) != self.reconstruction.last_channels:
+                    self.reconstruction.replace_last(bits)  # more of a cut iteration has arrived
+        if len(planes) < self.reconstruction.count:  # fewer than before: decode again from the start
+            self.reconstruction = codec.Reconstruction(self.model, header.height, header.width)
+            for bits in planes:
+                self.reconstruction.add(bits)
         self.decoded = self.reconstruction.count
         return self.reconstruction.pixels()
 

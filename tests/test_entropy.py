@@ -412,15 +412,17 @@ SETTINGS = [(threads, level) for threads in (1, 2) for level in LEVELS]
 
 
 class Recorder:
-    """Stands in for ``api.read_bitplanes`` and keeps what it returned."""
+    """Stands in for ``api.bitplanes_by_iteration`` and keeps the one-tile bitplanes it gave."""
 
     def __init__(self):
-        self.decode = api.read_bitplanes
+        self.decode = api.bitplanes_by_iteration
         self.results = []
 
     def __call__(self, *args):
-        self.results.append(self.decode(*args))
-        return self.results[-1]
+        self.results.append([])
+        for new in self.decode(*args):
+            self.results[-1].append(new[0])
+            yield new
 
 
 @pytest.mark.parametrize("model", [TEST_MODEL, "rgc-tiny-test-prior"])  # codings 0 and 1; 0, 1 and 3
@@ -434,9 +436,9 @@ def test_decoded_bits_and_coded_bytes_do_not_depend_on_threads_or_graph_optimisa
         monkeypatch.setattr(api, "load_model_for", lambda header, loaded=loaded: loaded)
         monkeypatch.setattr(api, "load_model", lambda model_id, loaded=loaded: loaded)
         recorder = Recorder()
-        monkeypatch.setattr(api, "read_bitplanes", recorder)
+        monkeypatch.setattr(api, "bitplanes_by_iteration", recorder)
         pixels.append(np.asarray(pillow_rgc.decode(coded_file), np.int16))
-        monkeypatch.setattr(api, "read_bitplanes", recorder.decode)
+        monkeypatch.setattr(api, "bitplanes_by_iteration", recorder.decode)
         bitplanes = recorder.results[-1]
         hashes.add(bitplanes_sha256(bitplanes))
         # the same bits code to the same bytes in every setting: the coder runs no network
