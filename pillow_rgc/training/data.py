@@ -30,7 +30,7 @@ class PatchSampler:
     def __init__(
         self, folder: str | Path, patch: int, seed: int = 0, candidates: int = 4, downscale: int = 1
     ):
-        photos = (_downscaled(photo, downscale, patch) for photo in map(load_rgb, list_images(folder)))
+        photos = (downscaled(photo, downscale, patch) for photo in map(load_rgb, list_images(folder)))
         self.photos = [p for p in photos if min(p.shape[:2]) >= patch]
         if not self.photos:
             raise ValueError(f"no image in {folder} is at least {patch}x{patch}")
@@ -60,7 +60,7 @@ class PatchSampler:
         return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
 
 
-def _downscaled(photo: np.ndarray, factor: int, patch: int) -> np.ndarray:
+def downscaled(photo: np.ndarray, factor: int, patch: int) -> np.ndarray:
     """``photo`` shrunk ``factor`` times when a patch still fits in it, else as it is."""
     height, width = photo.shape[:2]
     if factor == 1 or min(height, width) // factor < patch:
