@@ -86,7 +86,7 @@ def quantize_synthesis(source: LoadedModel, out: Path, model_id: str, states: li
     card = {
         **source.info.card,
         "id": model_id,
-        "description": f"{source.info.id} with its synthesis graph in int8 (python -m pillow_rgc.training.quantize)",
+        "description": f"{source.info.id} with its synthesis graph in int8 (pillow_rgc.training.quantize)",
         "quantized": {
             "from": source.info.id,
             "graphs": [SYNTHESIS_FILE],
