@@ -1,25 +1,30 @@
-"""Make a one-shot model's synthesis graph int8: a new model, the same network, a faster picture.
+"""Make a model's encoder and synthesis graphs int8: a new model, the same network, faster.
 
 Usage::
 
     python -m pillow_rgc.training.quantize rgc-fast-2 --id rgc-fast-2-int8 \\
         --out weights/rgc-fast-2-int8 --images ../shared/data/train
 
-The synthesis runs once per decode and once per iteration of an encode; in
-``rgc-fast-2`` it was a quarter of a decode. onnxruntime's int8 convolutions
-(per-channel int8 weights, uint8 activations, QDQ) ran it in 14.3 ms instead
-of 22.5 ms at 768x512 here. Only the synthesis is quantized: it is feed-forward
-and its output is the picture, so int8 rounding moves pixels a little and
-nothing else. The decoder's states feed the next iteration, and int8 kernels
-differ between CPUs (with and without VNNI), so a quantized decoder could drift
-from one machine to another. Weights use 7 bits (``reduce_range``), so CPUs
-without VNNI cannot overflow their 16-bit sums either.
+onnxruntime's int8 convolutions (per-channel int8 weights, uint8 activations,
+QDQ) ran ``rgc-fast-2``'s encoder in 22 ms instead of 52 ms and its synthesis in
+14 ms instead of 23 ms at 768x512 here. Two graphs may be quantized, and only
+they:
 
-The activation ranges are calibrated on the synthesis inputs of ``--photos``
-training photos (halved, as in training) coded with the source model. The
-encoder, decoder and context prior are copied unchanged; the new model's hash
-covers the new graph, so it is a model of its own (``--id``), and the source
-stays installed for its files.
+* the **encoder** decides which bits a file carries, and any bits decode
+  exactly: an int8 encoder writes other files, not wrong ones;
+* the **synthesis** is feed-forward and its output is the picture, so int8
+  rounding moves pixels a little and nothing else.
+
+The decoder's states feed the next iteration, and int8 kernels differ between
+CPUs (with and without VNNI), so a quantized decoder could drift from one
+machine to another: it stays float32. Weights use 7 bits (``reduce_range``), so
+CPUs without VNNI cannot overflow their 16-bit sums either.
+
+The activation ranges are calibrated on what each graph reads while the source
+model encodes ``--photos`` training photos (halved, as in training). The
+decoder and the context prior are copied unchanged; the new model's hash covers
+the new graphs, so it is a model of its own (``--id``), and the source stays
+installed for its files.
 """
 
 from __future__ import annotations
@@ -33,65 +38,84 @@ import numpy as np
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from PIL import Image
 
-from .. import api, codec, container
+from .. import api
 from ..models import MODEL_FILE, SYNTHESIS_FILE, LoadedModel, load_model, model_hash
 from .data import downscaled
 from .photos import list_images, load_rgb
 
 QUALITY = 0.97
-"""The target the calibration photos are coded to: past the usual 0.95, so late states count too."""
+"""The target the calibration photos are coded to: past the usual 0.95, so late iterations count too."""
+
+ENCODER_FILE = "encoder.onnx"
+QUANTIZABLE = (ENCODER_FILE, SYNTHESIS_FILE)
 
 
-def synthesis_inputs(model: LoadedModel, images: str | Path, photos: int, seed: int = 0) -> list[np.ndarray]:
-    """The last decoder state after every iteration of ``photos`` photos of ``images``, halved and coded."""
+def calibration_feeds(model: LoadedModel, images: str | Path, photos: int, seed: int = 0) -> dict[str, list]:
+    """What the encoder and synthesis graphs read (by file name) while ``model`` encodes ``photos``
+    photos of ``images``, halved."""
     rng = np.random.default_rng(seed)
     paths = list_images(images)
-    states = []
-    for path in rng.choice(paths, min(photos, len(paths)), replace=False):
-        image = Image.fromarray(downscaled(load_rgb(path), 2, patch=64))
-        parsed = container.read(api.encode(image, quality=QUALITY, model=model.info.id))
-        reconstruction = codec.Reconstruction(model, image.height, image.width)
-        for bits in api.read_bitplanes(parsed, model=model):
-            reconstruction.add(bits)
-            states.append(reconstruction.states[-1])
-    return states
+    sessions = {ENCODER_FILE: model.encoder, SYNTHESIS_FILE: model.synthesis}
+    feeds: dict[str, list] = {name: [] for name, session in sessions.items() if session is not None}
+
+    def recording(name: str, run):
+        def record(outputs, feed):
+            feeds[name].append({key: np.array(value) for key, value in feed.items()})
+            return run(outputs, feed)
+
+        return record
+
+    for name in feeds:
+        sessions[name].run = recording(name, sessions[name].run)
+    try:
+        for path in rng.choice(paths, min(photos, len(paths)), replace=False):
+            image = Image.fromarray(downscaled(load_rgb(path), 2, patch=64))
+            api.encode(image, quality=QUALITY, model=model.info.id)
+    finally:
+        for name in feeds:
+            del sessions[name].run  # the session's own method again
+    return feeds
 
 
-class _States(CalibrationDataReader):
-    def __init__(self, states: list[np.ndarray]):
-        self._feeds = iter({"state": state} for state in states)
+class _Feeds(CalibrationDataReader):
+    def __init__(self, feeds: list[dict]):
+        self._feeds = iter(feeds)
 
     def get_next(self) -> dict | None:
         return next(self._feeds, None)
 
 
-def quantize_synthesis(source: LoadedModel, out: Path, model_id: str, states: list[np.ndarray]) -> dict:
-    """Write ``source`` with an int8 synthesis graph into ``out`` as model ``model_id``; its model.json."""
-    if not source.info.one_shot:
-        raise ValueError(f"{source.info.id} has no synthesis graph to quantize")
+def quantize_graphs(
+    source: LoadedModel, out: Path, model_id: str, feeds: dict[str, list], graphs=QUANTIZABLE
+) -> dict:
+    """Write ``source`` with ``graphs`` in int8 into ``out`` as model ``model_id``; its model.json."""
+    unknown = [g for g in graphs if g not in QUANTIZABLE or not (source.info.folder / g).is_file()]
+    if unknown:
+        raise ValueError(f"{source.info.id}: cannot quantize {', '.join(unknown)} (only {QUANTIZABLE})")
     out.mkdir(parents=True, exist_ok=True)
     for path in source.info.folder.iterdir():
-        if path.name not in (SYNTHESIS_FILE, MODEL_FILE, "MODEL_CARD.md"):
+        if path.name not in (*graphs, MODEL_FILE, "MODEL_CARD.md"):
             shutil.copyfile(path, out / path.name)
-    quantize_static(
-        str(source.info.folder / SYNTHESIS_FILE),
-        str(out / SYNTHESIS_FILE),
-        _States(states),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        reduce_range=True,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-    )
+    for graph in graphs:
+        quantize_static(
+            str(source.info.folder / graph),
+            str(out / graph),
+            _Feeds(feeds[graph]),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            reduce_range=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+        )
     card = {
         **source.info.card,
         "id": model_id,
-        "description": f"{source.info.id} with its synthesis graph in int8 (pillow_rgc.training.quantize)",
+        "description": f"{source.info.id} with {' and '.join(graphs)} in int8 (pillow_rgc.training.quantize)",
         "quantized": {
             "from": source.info.id,
-            "graphs": [SYNTHESIS_FILE],
+            "graphs": list(graphs),
             "format": "QDQ, per-channel int8 weights (7-bit range), uint8 activations",
-            "calibrated_on": f"the synthesis inputs of {len(states)} iterations of training photos",
+            "calibrated_on": {graph: f"{len(feeds[graph])} runs on training photos" for graph in graphs},
         },
         "sha256": model_hash(out),
     }
@@ -106,11 +130,12 @@ def main(argv=None) -> None:
     p.add_argument("--out", required=True, help="folder to write the new model into")
     p.add_argument("--images", required=True, help="training photos to calibrate on (never val)")
     p.add_argument("--photos", type=int, default=8, help="photos to calibrate on")
+    p.add_argument("--graphs", default=",".join(QUANTIZABLE), help="graphs to quantize")
     args = p.parse_args(argv)
     source = load_model(args.model)
-    states = synthesis_inputs(source, args.images, args.photos)
-    card = quantize_synthesis(source, Path(args.out), args.id, states)
-    print(f"{args.out}: {card['id']}, sha256 {card['sha256']}, calibrated on {len(states)} states")
+    feeds = calibration_feeds(source, args.images, args.photos)
+    card = quantize_graphs(source, Path(args.out), args.id, feeds, args.graphs.split(","))
+    print(f"{args.out}: {card['id']}, sha256 {card['sha256']}, {card['quantized']['calibrated_on']}")
 
 
 if __name__ == "__main__":
