@@ -42,6 +42,7 @@ from ..prior_coding import (
     phase_of,
     signs_of,
 )
+from .export import write_model_json
 from .photos import centre_crop, list_images, load_rgb
 
 REGULARISATION = 1.0
@@ -137,8 +138,7 @@ def fit_prior(crops_bitplanes: list[list[np.ndarray]], iterations: int, log=prin
 def add_prior(folder: Path, weights: np.ndarray, crops: int, images: Path) -> str:
     """Write the weights and declare them in model.json, with the model's new hash; returns it."""
     weights.astype(np.int8).tofile(folder / PRIOR_FILE)
-    card_path = folder / models.MODEL_FILE
-    card = json.loads(card_path.read_text())
+    card = json.loads((folder / models.MODEL_FILE).read_text())
     card["context_prior"] = {
         "file": PRIOR_FILE,
         "iterations": int(weights.shape[0]),
@@ -146,9 +146,7 @@ def add_prior(folder: Path, weights: np.ndarray, crops: int, images: Path) -> st
         "weight_unit": f"1/{WEIGHT_UNIT} nat",
         "fitted_on": f"{crops} crops of {images.name}",
     }
-    card["sha256"] = models.model_hash(folder)
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
-    return card["sha256"]
+    return write_model_json(folder, card)["sha256"]
 
 
 def make_prior(

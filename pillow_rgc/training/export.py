@@ -244,9 +244,15 @@ def export_model(codec: ResidualCodec, out: Path, model_id: str, iterations: int
         "iterations": iterations,
         "macs_per_pixel": graph_macs_per_pixel(arch),
         "parameters": sum(p.numel() for p in codec.parameters()),
-        "sha256": model_hash(out),
     }
-    (out / MODEL_FILE).write_text(json.dumps(card, indent=2) + "\n")
+    return write_model_json(out, card)
+
+
+def write_model_json(folder: Path, card: dict) -> dict:
+    """``card`` with the SHA-256 of the folder's graphs and prior, written as its model.json; call it
+    once they are all in place."""
+    card = {**card, "sha256": model_hash(folder)}
+    (folder / MODEL_FILE).write_text(json.dumps(card, indent=2) + "\n")
     return card
 
 

@@ -30,7 +30,6 @@ installed for its files.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 from pathlib import Path
 
@@ -39,8 +38,9 @@ from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantTy
 from PIL import Image
 
 from .. import api
-from ..models import MODEL_FILE, SYNTHESIS_FILE, LoadedModel, load_model, model_hash
+from ..models import MODEL_FILE, SYNTHESIS_FILE, LoadedModel, load_model
 from .data import downscaled
+from .export import write_model_json
 from .photos import list_images, load_rgb
 
 QUALITY = 0.97
@@ -117,10 +117,8 @@ def quantize_graphs(
             "format": "QDQ, per-channel int8 weights (7-bit range), uint8 activations",
             "calibrated_on": {graph: f"{len(feeds[graph])} runs on training photos" for graph in graphs},
         },
-        "sha256": model_hash(out),
     }
-    (out / MODEL_FILE).write_text(json.dumps(card, indent=2) + "\n")
-    return card
+    return write_model_json(out, card)
 
 
 def main(argv=None) -> None:
