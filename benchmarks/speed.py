@@ -220,6 +220,12 @@ def default_models() -> list[str]:
     return [m for m in sorted(pillow_rgc.installed_models()) if not m.startswith(TEST_MODEL_PREFIX)]
 
 
+def int8(facts: dict, graph: str) -> str:
+    """A mark for MACs that a quantized graph does in int8: its share of the float32 MatMul peak then
+    mixes int8 and float32 work."""
+    return " (int8)" if graph in facts.get("int8_graphs", ()) else ""
+
+
 def model_facts(model_id: str) -> dict:
     info = models.find_model(model_id)
     macs = info.card.get("macs_per_pixel", {})
@@ -234,6 +240,7 @@ def model_facts(model_id: str) -> dict:
         "decoder_macs_per_pixel": macs.get("decoder"),
         "synthesis_macs_per_pixel": macs.get("synthesis", 0),  # one-shot models: once per decode
         "parameters": info.card.get("parameters"),
+        "int8_graphs": info.card.get("quantized", {}).get("graphs", []),  # training/quantize.py
         "graph_bytes": sizes,
         "weights_mb": sum(sizes.values()) / 1e6,
     }
@@ -517,9 +524,11 @@ def print_model_table(results: dict, peak: dict) -> None:
         rows.append(
             [
                 model_id,
-                fmt(f["encoder_macs_per_pixel"], ",.0f"),
+                fmt(f["encoder_macs_per_pixel"], ",.0f") + int8(f, "encoder.onnx"),
                 fmt(f["decoder_macs_per_pixel"], ",.0f")
-                + (f" + {f['synthesis_macs_per_pixel']:,.0f} once" if f["synthesis_macs_per_pixel"] else ""),
+                + int8(f, "decoder.onnx")
+                + (f" + {f['synthesis_macs_per_pixel']:,.0f} once" if f["synthesis_macs_per_pixel"] else "")
+                + int8(f, models.SYNTHESIS_FILE),
                 fmt(f["parameters"], ",d"),
                 fmt(f["weights_mb"], ".2f"),
                 fmt(s["iterations"], ".2f"),
