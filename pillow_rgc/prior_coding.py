@@ -136,14 +136,37 @@ def _padded(signs: np.ndarray) -> np.ndarray:
     return padded
 
 
-def _shifted(padded: np.ndarray, dy: int, dx: int) -> np.ndarray:
-    """The values at (y + dy, x + dx) of every cell of a padded plane (0 outside)."""
+def _shift(padded: np.ndarray, dy: int, dx: int) -> tuple:
+    """The index of the values at (y + dy, x + dx) of every cell of a padded plane (0 outside)."""
     rows, columns = padded.shape[-2] - 2, padded.shape[-1] - 2
-    return padded[..., 1 + dy : 1 + dy + rows, 1 + dx : 1 + dx + columns]
+    return ..., slice(1 + dy, 1 + dy + rows), slice(1 + dx, 1 + dx + columns)
+
+
+def _shifted(padded: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    return padded[_shift(padded, dy, dx)]
 
 
 def neighbour_sum(padded: np.ndarray, offsets) -> np.ndarray:
-    return sum(_shifted(padded, dy, dx) for dy, dx in offsets)
+    return _sum_at(padded, [_shift(padded, dy, dx) for dy, dx in offsets])
+
+
+def _sum_at(
+    plane: np.ndarray, indices: list, weight: float = 1.0, plus: np.ndarray | None = None
+) -> np.ndarray:
+    """``weight`` times the sum of ``plane`` at ``indices`` (at least one), plus ``plus``: a new array.
+
+    In as few numpy calls as it takes: the decoder's inner step makes it on a few hundred cells,
+    where each call costs more than its arithmetic. Its terms are integers or multiples of 1/16,
+    so the order of the sums does not matter.
+    """
+    total = plane[indices[0]] + plane[indices[1]] if len(indices) > 1 else plane[indices[0]].copy()
+    for at in indices[2:]:
+        total += plane[at]
+    if weight != 1.0:
+        total *= weight
+    if plus is not None:
+        total += plus
+    return total
 
 
 def signs_of(bits: np.ndarray) -> np.ndarray:
@@ -384,24 +407,6 @@ _SIGN = np.array([-1.0, 1.0])
 """The sign of a decoded bit, by the bit."""
 
 
-def _weighted_sum(
-    plane: np.ndarray, views: list, weight: float, plus: np.ndarray | None = None
-) -> np.ndarray:
-    """``weight`` times the sum of ``plane`` at ``views`` (at least one), plus ``plus``: a new array.
-
-    The decoder's inner step, in as few numpy calls as it takes (each costs more than its arithmetic on
-    a few hundred cells). Its terms are multiples of 1/16, so the order of the sums does not matter.
-    """
-    total = plane[views[0]] + plane[views[1]] if len(views) > 1 else plane[views[0]].copy()
-    for at in views[2:]:
-        total += plane[at]
-    if weight != 1.0:
-        total *= weight
-    if plus is not None:
-        total += plus
-    return total
-
-
 def _decode(shape, earlier: list[np.ndarray], prior: ContextPrior, segments) -> np.ndarray:
     """The channels of ``segments`` ((channels, coded words) in channel order), each its own rANS stream."""
     channels, rows, columns = shape
@@ -419,8 +424,7 @@ def _decode(shape, earlier: list[np.ndarray], prior: ContextPrior, segments) -> 
     groups = _group_views(rows, columns)
     scaled_near = (weights["near"] * INDEX_SCALE).tolist()
     cross_all, diagonal_all = (
-        [(slice(1 + dy, 1 + dy + rows), slice(1 + dx, 1 + dx + columns)) for dy, dx in offsets]
-        for offsets in (CROSS, DIAGONAL)
+        [_shift(planes[0], dy, dx) for dy, dx in offsets] for offsets in (CROSS, DIAGONAL)
     )
     for c, coder in enumerate(coders):
         zc = scaled_all[c]
@@ -431,14 +435,14 @@ def _decode(shape, earlier: list[np.ndarray], prior: ContextPrior, segments) -> 
         for cells, padded_cells, cross, diagonal in groups:
             scaled = zc[cells]
             if cross:
-                scaled = _weighted_sum(plane, cross, near_cross, scaled)
+                scaled = _sum_at(plane, cross, near_cross, scaled)
             if diagonal:
-                scaled = _weighted_sum(plane, diagonal, near_diagonal, scaled)
+                scaled = _sum_at(plane, diagonal, near_diagonal, scaled)
             bits = coder.decode(BERNOULLI, group_probabilities(scaled))
             plane[padded_cells] = _SIGN[bits].reshape(scaled.shape)
         done[3 * c] = plane[1:-1, 1:-1].ravel()
-        done[3 * c + 1] = _weighted_sum(plane, cross_all, 1.0).ravel()
-        done[3 * c + 2] = _weighted_sum(plane, diagonal_all, 1.0).ravel()
+        done[3 * c + 1] = _sum_at(plane, cross_all).ravel()  # neighbour_sum, its indices made once
+        done[3 * c + 2] = _sum_at(plane, diagonal_all).ravel()
         if c + 1 == len(coders) or coders[c + 1] is not coder:
             check_used_up(coder)
     return planes[: len(coders), 1:-1, 1:-1] > 0

@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
+from .models import graph_session
+
 GRAPH_FILE = Path(__file__).with_name("ssim_scale.onnx")
 
 
 @functools.cache
 def _session() -> onnxruntime.InferenceSession:
-    from .models import graph_session
-
     return graph_session(GRAPH_FILE)
 
 
