@@ -92,12 +92,12 @@ def make_separable(
     codec: ResidualCodec, grus: list[int], encoder_grus: list[int] = ()
 ) -> tuple[ResidualCodec, list[float]]:
     """A codec whose decoder GRUs ``grus`` and encoder GRUs ``encoder_grus`` have separable input
-    convolutions, every other weight kept; with the relative error of each factorisation (decoder's first)."""
+    convolutions, every other weight kept; with the relative error of each factorisation, in
+    :func:`split_cells` order."""
     separable = ResidualCodec(separable_architecture(codec.arch, grus, encoder_grus))
     state = codec.state_dict()
     errors = []
-    cells = [f"decoder.rnns.{index}" for index in grus] + [f"encoder.rnns.{index}" for index in encoder_grus]
-    for cell in cells:
+    for cell in split_cells(grus, encoder_grus):
         conv, depthwise = f"{cell}.input_conv.weight", f"{cell}.input_spatial.weight"
         state[conv], state[depthwise], error = rank_one_factors(state[conv])
         errors.append(error)
@@ -205,9 +205,9 @@ def main(argv=None) -> None:
     grus = [int(g) for g in args.grus.split(",") if g]
     encoder_grus = [int(g) for g in args.encoder_grus.split(",") if g]
     separable, errors = make_separable(codec, grus, encoder_grus)
+    cells = split_cells(grus, encoder_grus)
     if args.fit_on:
         crops = PatchSampler(args.fit_on, 128, seed=5, downscale=2).batch(args.fit_crops)
-        cells = split_cells(grus, encoder_grus)
         for name, (before, after) in zip(
             cells, fit_to_outputs(codec, separable, cells, crops, args.iterations)
         ):
@@ -217,8 +217,7 @@ def main(argv=None) -> None:
     save_weights(separable, step=0, iterations=0, path=Path(args.out))
     before, after = codec.arch.macs_per_pixel(), separable.arch.macs_per_pixel()
     print(f"{args.out}: {json.dumps(separable.arch.to_json())}")
-    names = [f"decoder GRU {i}" for i in grus] + [f"encoder GRU {i}" for i in encoder_grus]
-    for name, error in zip(names, errors):
+    for name, error in zip(cells, errors):
         print(f"{name}: rank-1 factors miss {error:.1%} of the input convolution (Frobenius)")
     for part in ("encoder", "decoder"):
         print(f"{part} MACs/pixel/iteration: {before[part]:,.0f} -> {after[part]:,.0f}")
