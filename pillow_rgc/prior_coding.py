@@ -91,7 +91,7 @@ def _layout(channels: int) -> list[tuple[str, int]]:
 
 
 class ContextPrior:
-    """The prior's weights, split by feature group for one iteration at a time (float64, integer-valued)."""
+    """The prior's weights, split by feature group for one iteration at a time (integer-valued floats)."""
 
     def __init__(self, weights: np.ndarray):
         self.weights = np.asarray(weights, np.int8)
@@ -118,6 +118,8 @@ class ContextPrior:
         # every channel of the iterations before and the previous one's neighbour sums: one product
         groups["across"] = np.concatenate([groups.pop("previous"), groups.pop("ring_sums")], axis=1)
         groups["across"] = groups["across"].astype(np.float32)
+        groups["history"] = groups["history"].astype(np.float32)
+        groups["ring"] = groups["ring"].astype(np.float32)
         # (c, 3 c'): the lower block row by row; weights of c' >= c do not count (the bits are not known)
         lower = groups["lower"].reshape(channels, channels, 3)
         lower = lower * np.tri(channels, channels, -1)[:, :, None]
@@ -176,25 +178,28 @@ def signs_of(bits: np.ndarray) -> np.ndarray:
 def history_part(weights: dict[str, np.ndarray], earlier: list[np.ndarray], shape) -> np.ndarray:
     """The part of every cell's z that comes from earlier iterations: (channels, rows, columns).
 
-    Each group of features is one batched product per channel (integers, so exact in any order).
+    Each group of features is one batched product per channel. The products are
+    in float32, which is exact here (every feature and weight is an integer and
+    every partial sum stays below 2**24) and twice as fast as float64.
     """
     channels, rows, columns = shape
     if not earlier:
         return np.zeros(shape)
     count = min(len(earlier), SAME_CHANNEL_HISTORY)
-    before = np.stack([signs_of(earlier[-k]) for k in range(1, count + 1)], axis=1)  # (c, k, rows, cols)
-    previous = _padded(before[:, 0])
+    before = np.stack(earlier[: -count - 1 : -1], axis=1).astype(np.float32)  # (c, k, rows, cols), k = 1..
+    before *= 2
+    before -= 1  # signs
+    previous = np.zeros((channels, rows + 2, columns + 2), np.float32)
+    previous[:, 1:-1, 1:-1] = before[:, 0]
     ring = np.stack([_shifted(previous, dy, dx) for dy, dx in RING], axis=1)  # (c, 8, rows, cols)
     z = weights["history"][:, None, :count] @ before.reshape(channels, count, -1)
     z += weights["ring"][:, None, :] @ ring.reshape(channels, len(RING), -1)
     across = np.zeros((ALL_CHANNEL_HISTORY + 1, channels, rows * columns), np.float32)
-    across[: min(count, ALL_CHANNEL_HISTORY)] = (
-        before[:, :ALL_CHANNEL_HISTORY].reshape(channels, -1, rows * columns).swapaxes(0, 1)
-    )
-    across[-1] = ring.sum(axis=1).reshape(channels, -1)
-    # float32 is exact here (every partial sum is an integer below 2**24) and twice as fast
+    known = min(count, ALL_CHANNEL_HISTORY)
+    across[:known] = before[:, :known].reshape(channels, known, -1).swapaxes(0, 1)
+    np.sum(ring, axis=1, out=across[-1].reshape(channels, rows, columns))
     z += (weights["across"] @ across.reshape(-1, rows * columns))[:, None, :]
-    return z.reshape(shape)
+    return z.reshape(shape).astype(np.float64)
 
 
 def lower_features(signs: np.ndarray) -> np.ndarray:
