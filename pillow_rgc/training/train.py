@@ -150,7 +150,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--checkpoint-every", type=int, default=200)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--no-bf16", action="store_true", help="train in float32 (faster than bf16 autocast on some CPUs: docs/training.md)")
+    p.add_argument(
+        "--no-bf16",
+        action="store_true",
+        help="train in float32 (faster than bf16 autocast on some CPUs: docs/training.md)",
+    )
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 
