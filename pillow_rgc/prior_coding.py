@@ -132,8 +132,8 @@ class ContextPrior:
 
 
 def _padded(signs: np.ndarray) -> np.ndarray:
-    """``signs`` with a border of zeros one cell wide around each plane."""
-    padded = np.zeros((*signs.shape[:-2], signs.shape[-2] + 2, signs.shape[-1] + 2))
+    """``signs`` with a border of zeros one cell wide around each plane (of the same dtype)."""
+    padded = np.zeros((*signs.shape[:-2], signs.shape[-2] + 2, signs.shape[-1] + 2), signs.dtype)
     padded[..., 1:-1, 1:-1] = signs
     return padded
 
@@ -171,8 +171,8 @@ def _sum_at(
     return total
 
 
-def signs_of(bits: np.ndarray) -> np.ndarray:
-    return np.asarray(bits, np.float64) * 2.0 - 1.0
+def signs_of(bits: np.ndarray, dtype=np.float64) -> np.ndarray:
+    return np.asarray(bits, dtype) * 2.0 - 1.0
 
 
 def history_part(weights: dict[str, np.ndarray], earlier: list[np.ndarray], shape) -> np.ndarray:
@@ -186,11 +186,8 @@ def history_part(weights: dict[str, np.ndarray], earlier: list[np.ndarray], shap
     if not earlier:
         return np.zeros(shape)
     count = min(len(earlier), SAME_CHANNEL_HISTORY)
-    before = np.stack(earlier[: -count - 1 : -1], axis=1).astype(np.float32)  # (c, k, rows, cols), k = 1..
-    before *= 2
-    before -= 1  # signs
-    previous = np.zeros((channels, rows + 2, columns + 2), np.float32)
-    previous[:, 1:-1, 1:-1] = before[:, 0]
+    before = signs_of(np.stack(earlier[: -count - 1 : -1], axis=1), np.float32)  # (c, k, rows, cols), k = 1..
+    previous = _padded(before[:, 0])
     ring = np.stack([_shifted(previous, dy, dx) for dy, dx in RING], axis=1)  # (c, 8, rows, cols)
     z = weights["history"][:, None, :count] @ before.reshape(channels, count, -1)
     z += weights["ring"][:, None, :] @ ring.reshape(channels, len(RING), -1)
