@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 
 import numpy as np
 import pytest
@@ -161,6 +162,24 @@ def test_stochastic_binarizer_flips_weak_codes_and_sign_never_does():
 
 def test_training_with_the_straight_through_binarizer(tmp_path, photos):
     weights = run_training(photos, tmp_path / "run", 1, "--binarizer", "straight-through")
+    assert torch.load(weights, weights_only=True)["step"] == 1
+
+
+def test_loss_in_decibels_weighs_each_iteration_by_its_own_error(tmp_path, photos):
+    from pillow_rgc.training.losses import codec_loss
+
+    image = torch.zeros(1, 3, 8, 8)
+    big, small = torch.full_like(image, 0.4), torch.full_like(image, 0.01)
+    outputs = [big.clone().requires_grad_(), small.clone().requires_grad_()]
+    plain = codec_loss(image, outputs, 0.0)
+    assert plain.item() == pytest.approx((0.4 + 0.01) / 2)
+    assert codec_loss(image, outputs, 0.0, in_decibels=True).item() == pytest.approx(
+        (math.log(0.4) + math.log(0.01)) / 2
+    )
+    codec_loss(image, outputs, 0.0, in_decibels=True).backward()
+    # d log(L1) = d L1 / L1: the iteration with 40 times less error gets 40 times the gradient.
+    assert outputs[1].grad.abs().sum() / outputs[0].grad.abs().sum() == pytest.approx(40, rel=1e-4)
+    weights = run_training(photos, tmp_path / "run", 1, "--loss-in-decibels", "--ms-ssim-weight", "1")
     assert torch.load(weights, weights_only=True)["step"] == 1
 
 

@@ -71,12 +71,22 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return per_channel.mean(1)
 
 
-def codec_loss(image: torch.Tensor, outputs: list[torch.Tensor], ms_ssim_weight: float) -> torch.Tensor:
-    """Mean over iterations of L1(residual) + ``ms_ssim_weight`` * (1 - MS-SSIM); images in [-0.5, 0.5]."""
+def codec_loss(
+    image: torch.Tensor, outputs: list[torch.Tensor], ms_ssim_weight: float, in_decibels: bool = False
+) -> torch.Tensor:
+    """Mean over iterations of L1(residual) + ``ms_ssim_weight`` * (1 - MS-SSIM); images in [-0.5, 0.5].
+
+    ``in_decibels``: each term is replaced by its logarithm (over the batch), so the loss is the
+    mean over iterations of the distortions in decibels, the scale on which rate-distortion
+    curves and Bjontegaard rates are read. A late iteration's small error then weighs as
+    much, relatively, as an early one's large error; with plain terms the early iterations
+    dominate and quality stops rising after about 8 iterations of 12.
+    """
     total = image.new_zeros(())
+    scale = torch.log if in_decibels else (lambda term: term)
     for out in outputs:
         out = out.float()
-        total = total + (image - out).abs().mean()
+        total = total + scale((image - out).abs().mean())
         if ms_ssim_weight:
-            total = total + ms_ssim_weight * (1 - ms_ssim(out + 0.5, image + 0.5)).mean()
+            total = total + ms_ssim_weight * scale((1 - ms_ssim(out + 0.5, image + 0.5)).mean())
     return total / len(outputs)

@@ -124,6 +124,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--ms-ssim-weight", type=float, default=0.0, help="weight of the (1 - MS-SSIM) term beside L1"
     )
     p.add_argument(
+        "--loss-in-decibels",
+        action="store_true",
+        help="each iteration's loss terms as logarithms (losses.codec_loss): weighs the late iterations up",
+    )
+    p.add_argument(
         "--binarizer",
         choices=TRAINING_BINARIZERS,
         default="stochastic",
@@ -303,7 +308,7 @@ def train(args: argparse.Namespace) -> Path:
         batch = sampler.batch(args.batch)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=not args.no_bf16):
             outputs = model(batch, args.iterations, args.binarizer)
-        loss = codec_loss(batch, outputs, args.ms_ssim_weight)
+        loss = codec_loss(batch, outputs, args.ms_ssim_weight, args.loss_in_decibels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
