@@ -25,7 +25,6 @@ gives PSNR / MS-SSIM of the crops after iterations 1, 4, 8 and the last
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -33,21 +32,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
-from torch.nn import functional as F  # noqa: E402
 
 import pillow_rgc  # noqa: E402
-from pillow_rgc.training.losses import ms_ssim  # noqa: E402
 from pillow_rgc.training.model import ResidualCodec, binarize  # noqa: E402
-from pillow_rgc.training.train import load_codec, validation_crops  # noqa: E402
+from pillow_rgc.training.train import eight_bit_scores, load_codec, validation_crops  # noqa: E402
 
 SHOWN_ITERATIONS = (1, 4, 8)
-
-
-def picture_quality(picture: torch.Tensor, crops: torch.Tensor) -> tuple[float, float]:
-    """PSNR and mean MS-SSIM of the 8-bit picture ``Image.open`` would give."""
-    pixels = torch.round((picture.clamp(-0.5, 0.5) + 0.5) * 255) / 255
-    mse = ((pixels - 0.5 - crops) ** 2).mean().item()
-    return 10 * math.log10(1 / max(mse, 1e-12)), ms_ssim(pixels, crops + 0.5).mean().item()
 
 
 def decode_from(model: ResidualCodec, stage: int, inputs: list[torch.Tensor], size: tuple[int, int]):
@@ -57,24 +47,17 @@ def decode_from(model: ResidualCodec, stage: int, inputs: list[torch.Tensor], si
     """
     decoder = model.decoder
     states = model.zero_states(inputs[0].shape[0], *size)[1]
-    first = max(stage, 0)
-    reconstruction, pictures = None, []
+    reconstruction = torch.zeros(inputs[0].shape[0], 3, *size)
+    pictures = []
     for x in inputs:
-        x = decoder.conv(x) if stage < 0 else x
-        for index in range(first, len(decoder.rnns)):
-            if index > first:
-                x = F.pixel_shuffle(x, 2)
-            x = decoder.rnns[index](x, states[index])
-            states[index] = x
-        picture = decoder.picture(x)
-        additive = not model.arch.one_shot and reconstruction is not None
-        reconstruction = reconstruction + picture if additive else picture
+        x, states = decoder.grus_from(max(stage, 0), decoder.conv(x) if stage < 0 else x, states)
+        reconstruction = model.reconstruction_after(reconstruction, decoder.picture(x))
         pictures.append(reconstruction)
     return pictures
 
 
 def file_inputs(model: ResidualCodec, crops: torch.Tensor, iterations: int) -> list[list[torch.Tensor]]:
-    """Per stage (codes, then each GRU), the inputs of every iteration when coding as a file does."""
+    """Per stage (codes, each GRU, then the last GRU's final state), its inputs when coding as a file does."""
     n, _, h, w = crops.shape
     enc_states, dec_states = model.zero_states(n, h, w)
     decoder = model.decoder
@@ -83,16 +66,11 @@ def file_inputs(model: ResidualCodec, crops: torch.Tensor, iterations: int) -> l
     for _ in range(iterations):
         code, enc_states = model.encoder(crops - reconstruction, enc_states)
         bits = binarize(code, "sign")
-        stages[0].append(bits)
-        x = decoder.conv(bits)
-        for index, rnn in enumerate(decoder.rnns):
-            if index:
-                x = F.pixel_shuffle(x, 2)
-            stages[index + 1].append(x)
-            x = rnn(x, dec_states[index])
-            dec_states[index] = x
-        picture = decoder.picture(x)
-        reconstruction = picture if model.arch.one_shot else reconstruction + picture
+        gru_inputs: list[torch.Tensor] = []
+        x, dec_states = decoder.grus_from(0, decoder.conv(bits), dec_states, gru_inputs)
+        for stage, given in zip(stages, [bits, *gru_inputs]):
+            stage.append(given)
+        reconstruction = model.reconstruction_after(reconstruction, decoder.picture(x))
     stages.append([dec_states[-1]])
     return stages
 
@@ -153,7 +131,9 @@ def main(argv=None) -> None:
     print("| input | " + " | ".join(f"iteration {i}" for i in shown) + " |")
     print("|---|" + "---|" * len(shown))
     for name, pictures in ceilings(model, crops, args.iterations, args.steps):
-        scores = [None if pictures[i - 1] is None else picture_quality(pictures[i - 1], crops) for i in shown]
+        scores = [
+            None if pictures[i - 1] is None else eight_bit_scores(pictures[i - 1], crops) for i in shown
+        ]
         cells = ["" if s is None else f"{s[0]:.2f} / {s[1]:.4f}" for s in scores]
         print(f"| {name} | " + " | ".join(cells) + " |")
 

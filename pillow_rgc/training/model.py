@@ -257,14 +257,24 @@ class Decoder(nn.Module):
 
     def forward(self, bits: torch.Tensor, states: list[torch.Tensor]):
         """(increment, or the whole picture for a one-shot model; new states)."""
-        x = self.conv(bits)
-        new_states = []
-        for index, (rnn, h) in enumerate(zip(self.rnns, states)):
-            if index:
-                x = F.pixel_shuffle(x, 2)
-            x = rnn(x, h)
-            new_states.append(x)
+        x, new_states = self.grus_from(0, self.conv(bits), states)
         return self.picture(x), new_states
+
+    def grus_from(self, first: int, x: torch.Tensor, states: list[torch.Tensor], inputs: list | None = None):
+        """Run GRU ``first`` on ``x``, and the GRUs above it: (the last GRU's new state, every GRU's state).
+
+        The GRUs below ``first`` keep their states. ``inputs``, when given, collects the
+        input each GRU ran on (``benchmarks/bottlenecks.py`` sets them free).
+        """
+        new_states = list(states)
+        for index in range(first, len(self.rnns)):
+            if index > first:
+                x = F.pixel_shuffle(x, 2)
+            if inputs is not None:
+                inputs.append(x)
+            x = self.rnns[index](x, states[index])
+            new_states[index] = x
+        return x, new_states
 
     def picture(self, state: torch.Tensor) -> torch.Tensor:
         """What the last GRU's new state adds to the picture (additive) or makes of it (one-shot)."""
@@ -331,9 +341,13 @@ class ResidualCodec(nn.Module):
             code, enc_states = self.encoder(image - seen, enc_states)
             bits = binarize(code, binarizer)
             picture, dec_states = self.decoder(bits, dec_states)
-            reconstruction = picture if self.arch.one_shot else reconstruction + picture
+            reconstruction = self.reconstruction_after(reconstruction, picture)
             outputs.append(reconstruction)
         return outputs
+
+    def reconstruction_after(self, reconstruction: torch.Tensor, picture: torch.Tensor) -> torch.Tensor:
+        """What an iteration leaves: the decoder's picture (one-shot) or the sum so far plus its increment."""
+        return picture if self.arch.one_shot else reconstruction + picture
 
 
 def architecture_json(arch: Architecture) -> str:

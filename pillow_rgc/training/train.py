@@ -81,19 +81,24 @@ def save_weights(model: ResidualCodec, step: int, iterations: int, path: Path) -
     )
 
 
+def eight_bit_scores(out: torch.Tensor, crops: torch.Tensor) -> tuple[float, float]:
+    """PSNR (dB) and mean MS-SSIM of ``out`` as the 8-bit picture a decode returns (images in [-0.5, 0.5])."""
+    pixels = torch.round((out.clamp(-0.5, 0.5) + 0.5) * 255) / 255
+    mse = ((pixels - 0.5 - crops) ** 2).mean().item()
+    return 10 * math.log10(1 / max(mse, 1e-12)), ms_ssim(pixels, crops + 0.5).mean().item()
+
+
 @torch.no_grad()
 def validation_scores(model: ResidualCodec, crops: torch.Tensor, iterations: int) -> dict[str, list[float]]:
     """PSNR (dB) and mean MS-SSIM of each iteration's 8-bit reconstruction of fixed validation crops."""
     model.eval()
     outputs = model(crops, iterations, binarizer="sign")
     model.train()
-    psnr, msssim = [], []
-    for out in outputs:
-        pixels = torch.round((out.clamp(-0.5, 0.5) + 0.5) * 255) / 255
-        mse = ((pixels - 0.5 - crops) ** 2).mean().item()
-        psnr.append(round(10 * math.log10(1 / max(mse, 1e-12)), 2))
-        msssim.append(round(ms_ssim(pixels, crops + 0.5).mean().item(), 4))
-    return {"val_psnr": psnr, "val_ms_ssim": msssim}
+    scores = [eight_bit_scores(out, crops) for out in outputs]
+    return {
+        "val_psnr": [round(psnr, 2) for psnr, _ in scores],
+        "val_ms_ssim": [round(msssim, 4) for _, msssim in scores],
+    }
 
 
 def validation_crops(folder: str, size: int = 256) -> torch.Tensor:
