@@ -183,6 +183,25 @@ def test_loss_in_decibels_weighs_each_iteration_by_its_own_error(tmp_path, photo
     assert torch.load(weights, weights_only=True)["step"] == 1
 
 
+def test_iteration_weights_make_the_loss_a_weighted_mean_over_iterations(tmp_path, photos):
+    from pillow_rgc.training.losses import codec_loss
+
+    image = torch.zeros(1, 3, 8, 8)
+    outputs = [torch.full_like(image, 0.4), torch.full_like(image, 0.1)]
+    assert codec_loss(image, outputs, 0.0, iteration_weights=[1, 3]).item() == pytest.approx(
+        (0.4 + 3 * 0.1) / 4
+    )
+    assert codec_loss(image, outputs, 0.0, iteration_weights=[0, 1]).item() == pytest.approx(0.1)
+    for wrong in ([1], [1, -1], [0, 0]):
+        with pytest.raises(ValueError, match="iteration weights"):
+            codec_loss(image, outputs, 0.0, iteration_weights=wrong)
+    weights = run_training(photos, tmp_path / "run", 1, "--iteration-weights", "1,2")
+    assert torch.load(weights, weights_only=True)["step"] == 1
+    for wrong in ("1,2,3", "1,x", "0,0"):
+        with pytest.raises(SystemExit):
+            run_training(photos, tmp_path / "bad", 1, "--iteration-weights", wrong)
+
+
 def test_downscaled_patches_come_from_halved_photos_where_a_patch_still_fits(tmp_path):
     from pillow_rgc.training.data import PatchSampler
 

@@ -10,6 +10,8 @@ fit, with their exponents renormalised.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch.nn import functional as F
 
@@ -71,8 +73,18 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return per_channel.mean(1)
 
 
+def check_iteration_weights(weights: Sequence[float], iterations: int) -> None:
+    """ValueError unless there is one non-negative weight per iteration and they do not sum to 0."""
+    if len(weights) != iterations or min(weights) < 0 or not sum(weights) > 0:
+        raise ValueError(f"need {iterations} non-negative iteration weights, not all 0; got {list(weights)}")
+
+
 def codec_loss(
-    image: torch.Tensor, outputs: list[torch.Tensor], ms_ssim_weight: float, in_decibels: bool = False
+    image: torch.Tensor,
+    outputs: list[torch.Tensor],
+    ms_ssim_weight: float,
+    in_decibels: bool = False,
+    iteration_weights: Sequence[float] | None = None,
 ) -> torch.Tensor:
     """Mean over iterations of L1(residual) + ``ms_ssim_weight`` * (1 - MS-SSIM); images in [-0.5, 0.5].
 
@@ -81,12 +93,18 @@ def codec_loss(
     curves and Bjontegaard rates are read. A late iteration's small error then weighs as
     much, relatively, as an early one's large error; with plain terms the early iterations
     dominate and quality stops rising after about 8 iterations of 12.
+
+    ``iteration_weights`` (one per output; default all 1) makes it a weighted mean: the rates a
+    user picks most (MS-SSIM 0.95 is two to four iterations) can count more than the tail.
     """
+    weights = [1.0] * len(outputs) if iteration_weights is None else list(iteration_weights)
+    check_iteration_weights(weights, len(outputs))
     total = image.new_zeros(())
     scale = torch.log if in_decibels else (lambda term: term)
-    for out in outputs:
+    for weight, out in zip(weights, outputs):
         out = out.float()
-        total = total + scale((image - out).abs().mean())
+        term = scale((image - out).abs().mean())
         if ms_ssim_weight:
-            total = total + ms_ssim_weight * scale((1 - ms_ssim(out + 0.5, image + 0.5)).mean())
-    return total / len(outputs)
+            term = term + ms_ssim_weight * scale((1 - ms_ssim(out + 0.5, image + 0.5)).mean())
+        total = total + weight * term
+    return total / sum(weights)

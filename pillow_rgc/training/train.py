@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from .data import PatchSampler
-from .losses import codec_loss, ms_ssim
+from .losses import check_iteration_weights, codec_loss, ms_ssim
 from .model import TRAINING_BINARIZERS, Architecture, ResidualCodec
 from .onnx_weights import load_model_weights
 from .photos import centre_crops
@@ -106,6 +106,14 @@ def validation_crops(folder: str, size: int = 256) -> torch.Tensor:
     return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
 
 
+def iteration_weights(text: str) -> list[float]:
+    """``--iteration-weights 1,2,2,1``: the loss weights, one per iteration."""
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text!r}") from None
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--images", required=True, help="folder of training photos")
@@ -132,6 +140,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--loss-in-decibels",
         action="store_true",
         help="each iteration's loss terms as logarithms (losses.codec_loss): weighs the late iterations up",
+    )
+    p.add_argument(
+        "--iteration-weights",
+        type=iteration_weights,
+        default=None,
+        help="comma-separated weight of each iteration's loss (one per --iterations; default all 1)",
     )
     p.add_argument(
         "--binarizer",
@@ -166,7 +180,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="train in float32 (faster than bf16 autocast on some CPUs: docs/training.md)",
     )
     p.add_argument("--seed", type=int, default=0)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.iteration_weights is not None:
+        try:
+            check_iteration_weights(args.iteration_weights, args.iterations)
+        except ValueError as error:
+            p.error(f"--iteration-weights: {error} (one per --iterations)")
+    return args
 
 
 @dataclasses.dataclass
@@ -313,7 +333,7 @@ def train(args: argparse.Namespace) -> Path:
         batch = sampler.batch(args.batch)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=not args.no_bf16):
             outputs = model(batch, args.iterations, args.binarizer)
-        loss = codec_loss(batch, outputs, args.ms_ssim_weight, args.loss_in_decibels)
+        loss = codec_loss(batch, outputs, args.ms_ssim_weight, args.loss_in_decibels, args.iteration_weights)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
