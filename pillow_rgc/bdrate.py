@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["bd_rate", "ms_ssim_db", "rate_at_quality"]
+__all__ = ["bd_rate", "bd_rate_sensitivity", "ms_ssim_db", "rate_at_quality"]
 
 
 def ms_ssim_db(ms_ssim: float) -> float:
@@ -82,3 +82,29 @@ def bd_rate(
         integrals.append(antideriv(hi) - antideriv(lo))
     mean_diff = (integrals[1] - integrals[0]) / (hi - lo)
     return float(math.expm1(mean_diff))
+
+
+def bd_rate_sensitivity(
+    rate_ref: Sequence[float],
+    quality_ref: Sequence[float],
+    rate_test: Sequence[float],
+    quality_test: Sequence[float],
+    step: float = 0.1,
+) -> list[float | None]:
+    """For each test point: how much the BD-rate moves when that point alone gains ``step`` quality.
+
+    A Bjontegaard rate is the mean over the quality range both curves span, so it rests
+    on some points more than on others, and a point at the top of the range can even
+    count against the test curve (its gain stretches the range to where the test codec
+    is weaker). Negative entries are the points whose gain lowers the BD-rate; training
+    can weigh iterations by them (``train --iteration-weights``).
+    """
+    base = bd_rate(rate_ref, quality_ref, rate_test, quality_test)
+    changes = []
+    for index in range(len(quality_test)):
+        raised = list(quality_test)
+        raised[index] += step
+        moved = bd_rate(rate_ref, quality_ref, rate_test, raised)
+        changes.append(None if base is None or moved is None else moved - base)
+    return changes
+

@@ -32,3 +32,21 @@ def test_rate_at_quality_interpolates_log_rate():
 def test_ms_ssim_db():
     assert bdrate.ms_ssim_db(0.9) == pytest.approx(10.0)
     assert bdrate.ms_ssim_db(1.0) == math.inf
+
+
+def test_sensitivity_is_zero_where_a_point_lies_outside_the_shared_range():
+    # The test curve reaches beyond the reference at both ends: its end points shape the fit little,
+    # while a gain in the middle of the shared range lowers the BD-rate.
+    rate = [0.05, *RATE, 4.0]
+    quality = [QUALITY[0] - 3, *[q + 0.5 for q in QUALITY], QUALITY[-1] + 4]
+    changes = bdrate.bd_rate_sensitivity(RATE, QUALITY, rate, quality)
+    assert len(changes) == len(rate)
+    middle = changes[len(rate) // 2]
+    assert middle < 0
+    assert abs(changes[0]) < abs(middle) and abs(changes[-1]) < abs(middle)
+    stepped = bdrate.bd_rate(RATE, QUALITY, rate, [q + 0.1 * (i == 6) for i, q in enumerate(quality)])
+    assert changes[6] == pytest.approx(stepped - bdrate.bd_rate(RATE, QUALITY, rate, quality))
+
+
+def test_sensitivity_is_none_without_overlap():
+    assert bdrate.bd_rate_sensitivity(RATE, QUALITY, RATE, [q + 100 for q in QUALITY]) == [None] * len(RATE)
