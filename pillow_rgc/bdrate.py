@@ -107,4 +107,3 @@ def bd_rate_sensitivity(
         moved = bd_rate(rate_ref, quality_ref, rate_test, raised)
         changes.append(None if base is None or moved is None else moved - base)
     return changes
-

@@ -12,7 +12,7 @@ from PIL import Image
 
 import pillow_rgc
 
-from .conftest import synthetic_photo
+from .conftest import photo_folder, synthetic_photo
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
@@ -200,6 +200,27 @@ def test_iteration_weights_make_the_loss_a_weighted_mean_over_iterations(tmp_pat
     for wrong in ("1,2,3", "1,x", "0,0"):
         with pytest.raises(SystemExit):
             run_training(photos, tmp_path / "bad", 1, "--iteration-weights", wrong)
+
+
+def test_training_prices_the_bits_and_resumes_the_price(tmp_path, photos):
+    run = tmp_path / "run"
+    val = photo_folder(tmp_path / "val", 256, 256, count=1)  # validation takes 256x256 centre crops
+    priced = ("--rate-weight", "0.5", "--val", str(val), "--val-every", "2")
+    run_training(photos, run, 2, *priced)
+    blob = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert set(blob["bit_price"]) >= {"lower", "earlier.0.weight"}
+    price_after_two = blob["bit_price"]["lower"].clone()
+    run_training(photos, run, 4, *priced)  # resumes the price with the codec
+    blob = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert not torch.equal(blob["bit_price"]["lower"], price_after_two)
+    assert blob["bit_price_optimizer"]["state"]
+    validations = [
+        json.loads(line) for line in (run / "train.log").read_text().splitlines() if "val_psnr" in line
+    ]
+    assert [len(v["val_price_bpp"]) for v in validations] == [2, 2]
+    assert all(
+        0 < rate <= TINY["code_channels"] / 256 * 1.5 for v in validations for rate in v["val_price_bpp"]
+    )
 
 
 def test_downscaled_patches_come_from_halved_photos_where_a_patch_still_fits(tmp_path):

@@ -322,9 +322,15 @@ class ResidualCodec(nn.Module):
         return enc, dec
 
     def forward(
-        self, image: torch.Tensor, iterations: int, binarizer: str = "stochastic"
+        self,
+        image: torch.Tensor,
+        iterations: int,
+        binarizer: str = "stochastic",
+        bits_out: list | None = None,
     ) -> list[torch.Tensor]:
         """Reconstructions after each iteration; ``image`` is (N,3,H,W) in [-0.5, 0.5].
+
+        ``bits_out``, when given, collects each iteration's bits (``rate.BitPrice`` prices them).
 
         When the encoder's first convolution is frozen (freeze training), the
         residual it reads is detached: earlier decoder outputs then get no
@@ -340,6 +346,8 @@ class ResidualCodec(nn.Module):
             seen = reconstruction.detach() if detach else reconstruction
             code, enc_states = self.encoder(image - seen, enc_states)
             bits = binarize(code, binarizer)
+            if bits_out is not None:
+                bits_out.append(bits)
             picture, dec_states = self.decoder(bits, dec_states)
             reconstruction = self.reconstruction_after(reconstruction, picture)
             outputs.append(reconstruction)

@@ -37,6 +37,7 @@ from .losses import check_iteration_weights, codec_loss, ms_ssim
 from .model import TRAINING_BINARIZERS, Architecture, ResidualCodec
 from .onnx_weights import load_model_weights
 from .photos import centre_crops
+from .rate import LEARNING_RATE, BitPrice, rate_term
 
 
 def learning_rate(step: int, total: int, peak: float, warmup: int = 200) -> float:
@@ -89,16 +90,24 @@ def eight_bit_scores(out: torch.Tensor, crops: torch.Tensor) -> tuple[float, flo
 
 
 @torch.no_grad()
-def validation_scores(model: ResidualCodec, crops: torch.Tensor, iterations: int) -> dict[str, list[float]]:
-    """PSNR (dB) and mean MS-SSIM of each iteration's 8-bit reconstruction of fixed validation crops."""
+def validation_scores(
+    model: ResidualCodec, crops: torch.Tensor, iterations: int, price: BitPrice | None = None
+) -> dict[str, list[float]]:
+    """PSNR (dB) and mean MS-SSIM of each iteration's 8-bit reconstruction of fixed validation crops,
+    and with ``price`` the bits per pixel it puts on each iteration's bits."""
     model.eval()
-    outputs = model(crops, iterations, binarizer="sign")
+    bits = []
+    outputs = model(crops, iterations, binarizer="sign", bits_out=bits)
     model.train()
     scores = [eight_bit_scores(out, crops) for out in outputs]
-    return {
+    result = {
         "val_psnr": [round(psnr, 2) for psnr, _ in scores],
         "val_ms_ssim": [round(msssim, 4) for _, msssim in scores],
     }
+    if price is not None:
+        rates = price(bits, crops.shape[-2] * crops.shape[-1])
+        result["val_price_bpp"] = [round(rate, 4) for rate in rates.tolist()]
+    return result
 
 
 def validation_crops(folder: str, size: int = 256) -> torch.Tensor:
@@ -146,6 +155,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         type=iteration_weights,
         default=None,
         help="comma-separated weight of each iteration's loss (one per --iterations; default all 1)",
+    )
+    p.add_argument(
+        "--rate-weight",
+        type=float,
+        default=None,
+        help="price the bits (rate.BitPrice, fitted alongside) and add this weight times their bits per "
+        "pixel, the mean over iterations, to the loss; 0 only measures the price",
     )
     p.add_argument(
         "--binarizer",
@@ -224,8 +240,11 @@ def shared_weights(start: dict, fresh: dict) -> dict:
     }
 
 
-def build_model(args: argparse.Namespace, run: Path) -> tuple[ResidualCodec, torch.optim.Optimizer, Progress]:
-    """The model and optimizer to continue from: the run's checkpoint, ``--init``, or fresh."""
+def build_model(
+    args: argparse.Namespace, run: Path
+) -> tuple[ResidualCodec, torch.optim.Optimizer, Progress, dict | None]:
+    """The model and optimizer to continue from (the run's checkpoint, ``--init``, or fresh), and the
+    checkpoint if there was one."""
     checkpoint_path = run / "checkpoint.pt"
     blob = None
     if checkpoint_path.exists():
@@ -249,9 +268,24 @@ def build_model(args: argparse.Namespace, run: Path) -> tuple[ResidualCodec, tor
     freeze(model, [p for p in args.freeze.split(",") if p])
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
     if blob is None:
-        return model, optimizer, Progress()
+        return model, optimizer, Progress(), None
     optimizer.load_state_dict(blob["optimizer"])
-    return model, optimizer, Progress(blob["step"], blob.get("seconds", 0.0), blob.get("cpu_seconds", 0.0))
+    progress = Progress(blob["step"], blob.get("seconds", 0.0), blob.get("cpu_seconds", 0.0))
+    return model, optimizer, progress, blob
+
+
+def build_price(
+    args: argparse.Namespace, model: ResidualCodec, blob: dict | None
+) -> tuple[BitPrice | None, torch.optim.Optimizer | None]:
+    """With ``--rate-weight``: the bit price and its optimizer, from the checkpoint if it has them."""
+    if args.rate_weight is None:
+        return None, None
+    price = BitPrice(model.arch.code_channels, args.iterations)
+    optimizer = torch.optim.Adam(price.parameters(), lr=LEARNING_RATE)
+    if blob is not None and "bit_price" in blob:
+        price.load_state_dict(blob["bit_price"])
+        optimizer.load_state_dict(blob["bit_price_optimizer"])
+    return price, optimizer
 
 
 def show_progress(progress: Progress, loss: float, args: argparse.Namespace) -> None:
@@ -305,13 +339,16 @@ def train(args: argparse.Namespace) -> Path:
     torch.set_num_threads(args.threads)
     run = Path(args.run)
     run.mkdir(parents=True, exist_ok=True)
-    model, optimizer, progress = build_model(args, run)
+    model, optimizer, progress, blob = build_model(args, run)
+    price, price_optimizer = build_price(args, model, blob)
+    del blob
     torch.manual_seed(args.seed + progress.step)
     sampler = PatchSampler(args.images, args.patch, seed=args.seed + progress.step, downscale=args.downscale)
     crops = validation_crops(args.val) if args.val else None
     log = open(run / "train.log", "a", buffering=1)
     log.write(json.dumps({"event": "start", "step": progress.step, "args": vars(args)}) + "\n")
     losses: list[float] = []
+    rates: list[float] = []
     next_snapshot = _next_multiple(progress.cpu_seconds, args.snapshot_every)
 
     def checkpoint() -> None:
@@ -321,6 +358,8 @@ def train(args: argparse.Namespace) -> Path:
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 **dataclasses.asdict(progress),
+                **({} if price is None else {"bit_price": price.state_dict()}),
+                **({} if price is None else {"bit_price_optimizer": price_optimizer.state_dict()}),
             },
             run / "checkpoint.pt",
         )
@@ -331,11 +370,19 @@ def train(args: argparse.Namespace) -> Path:
         for group in optimizer.param_groups:
             group["lr"] = scheduled_rate(progress, args)
         batch = sampler.batch(args.batch)
+        bits = None if price is None else []
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=not args.no_bf16):
-            outputs = model(batch, args.iterations, args.binarizer)
+            outputs = model(batch, args.iterations, args.binarizer, bits)
         loss = codec_loss(batch, outputs, args.ms_ssim_weight, args.loss_in_decibels, args.iteration_weights)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if price is None:
+            loss.backward()
+        else:
+            price_optimizer.zero_grad(set_to_none=True)
+            term, bpp = rate_term(price, bits, batch.shape[-2] * batch.shape[-1], args.rate_weight)
+            (loss + term).backward()
+            price_optimizer.step()
+            rates.append(bpp)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         progress.step += 1
@@ -343,8 +390,9 @@ def train(args: argparse.Namespace) -> Path:
         if args.progress:
             show_progress(progress, losses[-1], args)
         if progress.step % 50 == 0:
-            log.write(json.dumps({"loss": float(np.mean(losses)), **_rounded(progress)}) + "\n")
-            losses = []
+            priced = {"price_bpp": round(float(np.mean(rates)), 4)} if rates else {}
+            log.write(json.dumps({"loss": float(np.mean(losses)), **priced, **_rounded(progress)}) + "\n")
+            losses, rates = [], []
         if progress.step % args.checkpoint_every == 0:
             checkpoint()
         if next_snapshot is not None and progress.cpu_seconds >= next_snapshot:
@@ -354,7 +402,7 @@ def train(args: argparse.Namespace) -> Path:
             log.write(json.dumps({"snapshot": snapshot.name, **_rounded(progress)}) + "\n")
             next_snapshot += args.snapshot_every
         if crops is not None and progress.step % args.val_every == 0:
-            scores = validation_scores(model, crops, args.iterations)
+            scores = validation_scores(model, crops, args.iterations, price)
             log.write(json.dumps({"step": progress.step, **scores}) + "\n")
         progress.seconds += time.time() - wall  # checkpoints and validation included
         progress.cpu_seconds += time.process_time() - cpu

@@ -1,0 +1,67 @@
+"""The bit price that lets training weigh rate (pillow_rgc.training.rate)."""
+
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from pillow_rgc.training.rate import LEARNING_RATE, BitPrice, rate_term  # noqa: E402
+
+CHANNELS, CELLS = 4, 8
+PIXELS = (16 * CELLS) ** 2  # a 16x16 block per code cell
+
+
+def random_bits(seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 2, (2, CHANNELS, CELLS, CELLS), generator=generator).float() * 2 - 1
+
+
+def fitted(price: BitPrice, bitplanes: list[torch.Tensor], steps: int = 300) -> BitPrice:
+    optimizer = torch.optim.Adam(price.parameters(), lr=20 * LEARNING_RATE)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        price(bitplanes, PIXELS).sum().backward()
+        optimizer.step()
+    return price
+
+
+def test_a_new_price_charges_one_bit_a_bit():
+    rates = BitPrice(CHANNELS, 2)([random_bits(0), random_bits(1)], PIXELS)
+    assert rates.tolist() == pytest.approx([CHANNELS / 256] * 2)
+
+
+def test_the_price_learns_what_earlier_iterations_and_lower_channels_predict():
+    first = random_bits(0)
+    second = -first  # each bit of iteration 2 is its channel's bit in iteration 1, flipped
+    price = fitted(BitPrice(CHANNELS, 2), [first, second])
+    rates = price([first, second], PIXELS).tolist()
+    assert rates[0] == pytest.approx(CHANNELS / 256, rel=0.1)  # random: nothing to learn
+    assert rates[1] < 0.1 * CHANNELS / 256
+
+
+def test_a_bit_is_priced_only_by_the_channels_below_it():
+    bits = random_bits(3)
+    bits[:, 1] = bits[:, 0]  # channel 1 copies channel 0 at each cell
+    price = fitted(BitPrice(CHANNELS, 1), [bits])
+    bits_per_channel = price.nats([bits])[0].mean(dim=(0, 2, 3)) / math.log(2)
+    assert bits_per_channel[0] > 0.9  # channel 0 cannot see channel 1
+    assert bits_per_channel[1] < 0.1  # channel 1 sees channel 0
+
+
+def test_the_codec_pays_the_price_only_with_a_weight():
+    codes = torch.rand(2, CHANNELS, CELLS, CELLS, requires_grad=True)
+    price = BitPrice(CHANNELS, 2)
+    with torch.no_grad():
+        price.earlier[1].bias.fill_(2.0)  # iteration 2: bits of +1 are cheap
+    for weight in (0.0, 1.0):
+        codes.grad = None
+        bits = codes + (torch.where(codes >= 0.5, 1.0, -1.0) - codes).detach()
+        term, bpp = rate_term(price, [bits, bits], PIXELS, weight)
+        term.backward()
+        assert bpp > 0
+        if weight:
+            assert codes.grad.abs().sum() > 0
+            assert (codes.grad <= 0).all()  # pushing the codes towards +1 lowers the price
+        else:
+            assert codes.grad is None or not codes.grad.any()
