@@ -74,10 +74,10 @@ SEGMENT_LENGTH = construct.Int32ub
 
 def feature_count(channels: int) -> int:
     """Features per (iteration, channel): 22 + 7 x channels (246 for 32 channels)."""
-    return sum(size for _, size in _layout(channels))
+    return sum(size for _, size in layout(channels))
 
 
-def _layout(channels: int) -> list[tuple[str, int]]:
+def layout(channels: int) -> list[tuple[str, int]]:
     """The feature groups in their order in a weight row (spec: "Prior-coded payload", *Features*)."""
     return [
         ("history", SAME_CHANNEL_HISTORY),  # s[t-k, c], k = 1..8
@@ -112,7 +112,7 @@ class ContextPrior:
     def _split(self, t: int) -> dict[str, np.ndarray]:
         channels = self.channels
         groups, start = {}, 0
-        for name, size in _layout(channels):
+        for name, size in layout(channels):
             groups[name] = self.weights[t, :, start : start + size].astype(np.float64)
             start += size
         # every channel of the iterations before and the previous one's neighbour sums: one product

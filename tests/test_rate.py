@@ -2,10 +2,12 @@
 
 import math
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
+from pillow_rgc.prior_coding import ContextPrior, cell_logits, feature_count  # noqa: E402
 from pillow_rgc.training.rate import LEARNING_RATE, BitPrice, rate_term  # noqa: E402
 
 CHANNELS, CELLS = 4, 8
@@ -53,7 +55,7 @@ def test_the_codec_pays_the_price_only_with_a_weight():
     codes = torch.rand(2, CHANNELS, CELLS, CELLS, requires_grad=True)
     price = BitPrice(CHANNELS, 2)
     with torch.no_grad():
-        price.earlier[1].bias.fill_(2.0)  # iteration 2: bits of +1 are cheap
+        price.phase[1].fill_(2.0)  # iteration 2: bits of +1 are cheap
     for weight in (0.0, 1.0):
         codes.grad = None
         bits = codes + (torch.where(codes >= 0.5, 1.0, -1.0) - codes).detach()
@@ -65,3 +67,18 @@ def test_the_codec_pays_the_price_only_with_a_weight():
             assert (codes.grad <= 0).all()  # pushing the codes towards +1 lowers the price
         else:
             assert codes.grad is None or not codes.grad.any()
+
+
+def test_the_price_of_a_fitted_prior_is_the_prior_coders_logit():
+    # Random int8 weights for every feature, and bits of 3 iterations on an odd-sized plane (every phase
+    # of the 2x2 lattice, borders on all sides): BitPrice must compute the logit that coding 3 uses.
+    rng = np.random.default_rng(0)
+    channels, rows, columns = 5, 7, 6
+    prior = ContextPrior(rng.integers(-127, 128, (2, channels, feature_count(channels)), dtype=np.int8))
+    planes = [rng.random((channels, rows, columns)) < 0.5 for _ in range(3)]
+    price = BitPrice.from_prior(prior)
+    signs = [torch.from_numpy(plane.astype(np.float32) * 2 - 1)[None] for plane in planes]
+    for t in range(3):
+        eighths = price.logits(signs, t)[0].detach().numpy() * 8  # the prior's logits are in 1/8 nat
+        coded = cell_logits(planes[t], planes[:t], prior)  # iteration 3 takes the prior's last weights
+        assert np.abs(eighths - coded).max() <= 0.5 + 1e-4  # coding 3 rounds to the nearest 1/8 nat

@@ -17,6 +17,7 @@ from .conftest import photo_folder, synthetic_photo
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
+from pillow_rgc.models import find_model  # noqa: E402
 from pillow_rgc.training import evaluate, export, train  # noqa: E402
 from pillow_rgc.training.model import Architecture, ResidualCodec, binarize  # noqa: E402
 
@@ -208,7 +209,7 @@ def test_training_prices_the_bits_and_resumes_the_price(tmp_path, photos):
     priced = ("--rate-weight", "0.5", "--val", str(val), "--val-every", "2")
     run_training(photos, run, 2, *priced)
     blob = torch.load(run / "checkpoint.pt", weights_only=True)
-    assert set(blob["bit_price"]) >= {"lower", "earlier.0.weight"}
+    assert set(blob["bit_price"]) >= {"lower", "history", "near"}
     price_after_two = blob["bit_price"]["lower"].clone()
     run_training(photos, run, 4, *priced)  # resumes the price with the codec
     blob = torch.load(run / "checkpoint.pt", weights_only=True)
@@ -221,6 +222,21 @@ def test_training_prices_the_bits_and_resumes_the_price(tmp_path, photos):
     assert all(
         0 < rate <= TINY["code_channels"] / 256 * 1.5 for v in validations for rate in v["val_price_bpp"]
     )
+
+
+def test_a_priced_run_starts_from_the_context_prior_of_the_model_it_starts_from(tmp_path):
+    from pillow_rgc.prior_coding import PRIOR_FILE, ContextPrior
+    from pillow_rgc.training.rate import BitPrice
+
+    folder = find_model("rgc-tiny-test-prior").folder
+    channels = json.loads((folder / "model.json").read_text())["architecture"]["code_channels"]
+    common = ["--images", str(tmp_path), "--run", str(tmp_path / "run"), "--rate-weight", "1"]
+    price = train.starting_price(train.parse_args([*common, "--init", str(folder)]), channels)
+    fitted = BitPrice.from_prior(ContextPrior.load(folder / PRIOR_FILE, channels))
+    assert fitted.ring.abs().sum() > 0
+    assert all(torch.equal(a, b) for a, b in zip(price.parameters(), fitted.parameters()))
+    fresh = train.starting_price(train.parse_args(common), channels)
+    assert not any(p.any() for p in fresh.parameters())  # one bit for every bit
 
 
 def test_downscaled_patches_come_from_halved_photos_where_a_patch_still_fits(tmp_path):

@@ -3,12 +3,12 @@
 A file's bits are coded with the model's context prior (``prior_coding``,
 fitted once the network is trained): a bit the prior predicts costs little, a
 bit left to chance costs one. The plain loss sees none of that; every bit is
-free to it. :class:`BitPrice` stands in for the prior during training: a
-logistic model on a subset of the prior's contexts (the previous iterations'
-bits of every channel at the cell and its 8 neighbours, the lower channels'
-bits at the cell), fitted alongside the codec. With its price in the loss
-(``train --rate-weight``) the encoder can make the bits it does not need
-predictable, which the prior then codes in less than a bit.
+free to it. :class:`BitPrice` stands in for the prior during training: the
+same logistic model on the same contexts (spec: "Prior-coded payload",
+*Features*), in torch and fitted alongside the codec by Adam. With its price
+in the loss (``train --rate-weight``) the encoder can make the bits it does
+not need predictable, from contexts the prior will see, so that the prior
+fitted after training codes them in less than a bit.
 """
 
 from __future__ import annotations
@@ -19,24 +19,108 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-HISTORY = 3
-"""Earlier iterations whose bits (every channel, 3x3 neighbourhood) a bit's price depends on."""
+from ..prior_coding import (
+    ALL_CHANNEL_HISTORY,
+    CROSS,
+    DIAGONAL,
+    RING,
+    SAME_CHANNEL_HISTORY,
+    WEIGHT_UNIT,
+    ContextPrior,
+    layout,
+)
+
+
+def _at(plane: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """``plane`` (N, C, h, w) moved so that each cell holds the value at (y + dy, x + dx); 0 outside."""
+    h, w = plane.shape[-2:]
+    padded = F.pad(plane, (1, 1, 1, 1))
+    return padded[..., 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+
+
+def _sum_at(plane: torch.Tensor, offsets) -> torch.Tensor:
+    return sum(_at(plane, dy, dx) for dy, dx in offsets)
+
+
+def _phases(h: int, w: int) -> torch.Tensor:
+    """The phase (0..3) of every cell of the 2x2 lattice, as ``prior_coding.phase_of``."""
+    return (torch.arange(h)[:, None] % 2) * 2 + torch.arange(w)[None, :] % 2
+
+
+def _decoded_before(h: int, w: int, offsets) -> torch.Tensor:
+    """(len(offsets), h, w): 1 where the neighbour at the offset is of an earlier phase of the 2x2
+    lattice than the cell (decoded before it); 0 elsewhere and outside the plane."""
+    phase = _phases(h, w)
+    inside = torch.ones(1, 1, h, w)
+    masks = [
+        (_at(phase[None, None].float(), dy, dx) < phase).float() * _at(inside, dy, dx) for dy, dx in offsets
+    ]
+    return torch.cat(masks, dim=1)[0]
 
 
 class BitPrice(nn.Module):
-    """Logistic models of each iteration's bits, one per iteration (later ones share the last's)."""
+    """The context prior's logistic model per (iteration, channel), as differentiable tensors.
+
+    Later iterations share the last one's weights, as the prior's do.
+    """
 
     def __init__(self, channels: int, iterations: int):
         super().__init__()
-        self.earlier = nn.ModuleList(
-            nn.Conv2d(HISTORY * channels, channels, 3, padding=1) for _ in range(iterations)
-        )
-        self.lower = nn.Parameter(torch.zeros(iterations, channels, channels))
+
+        def weights(*shape: int) -> nn.Parameter:  # every bit starts at probability 1/2: one bit each
+            return nn.Parameter(torch.zeros(iterations, channels, *shape))
+
+        self.history = weights(SAME_CHANNEL_HISTORY)  # s[t-k, c], k = 1..8
+        self.previous = weights(ALL_CHANNEL_HISTORY * channels)  # s[t-k, c'] at the cell, k = 1..3
+        self.ring = weights(len(RING))  # s[t-1, c] at the 8 neighbours
+        self.ring_sums = weights(channels)  # sum of the 8 neighbours of s[t-1, c']
+        self.lower = weights(3, channels)  # s[t, c'], its cross and diagonal sums, c' < c
+        self.phase = weights(4)  # one per phase of the 2x2 lattice
+        self.near = weights(2)  # the same channel's decoded cross and diagonal neighbours
         self.register_buffer("below", torch.tril(torch.ones(channels, channels), -1), persistent=False)
-        with torch.no_grad():  # every bit starts at probability 1/2: one bit each
-            for conv in self.earlier:
-                conv.weight.zero_()
-                conv.bias.zero_()
+
+    @classmethod
+    def from_prior(cls, prior: ContextPrior) -> BitPrice:
+        """The price a fitted context prior puts on bits (a model's ``context_prior.bin``): the start
+        of a price that then follows the codec's bits."""
+        price = cls(prior.channels, prior.iterations)
+        weights = torch.from_numpy(prior.weights.astype("float32") / WEIGHT_UNIT)
+        start = 0
+        with torch.no_grad():
+            for name, size in layout(prior.channels):
+                group = weights[..., start : start + size]
+                if name == "lower":  # (c, c' x 3) in the file, (c, 3, c') here
+                    group = group.reshape(prior.iterations, prior.channels, prior.channels, 3).transpose(2, 3)
+                getattr(price, name).copy_(group.reshape(getattr(price, name).shape))
+                start += size
+        return price
+
+    def logits(self, bitplanes: list[torch.Tensor], t: int) -> torch.Tensor:
+        """The logit of every bit of iteration ``t`` (N, C, h, w), from the bits the prior sees before it."""
+        bits = bitplanes[t]
+        n, c, h, w = bits.shape
+        m = min(t, self.history.shape[0] - 1)
+        earlier = [
+            bitplanes[t - k] if k <= t else torch.zeros_like(bits) for k in range(1, SAME_CHANNEL_HISTORY + 1)
+        ]
+        z = torch.einsum("ck,nkchw->nchw", self.history[m], torch.stack(earlier, dim=1))
+        z = z + torch.einsum(
+            "oi,nihw->nohw", self.previous[m], torch.cat(earlier[:ALL_CHANNEL_HISTORY], dim=1)
+        )
+        z = z + sum(
+            weight[None, :, None, None] * _at(earlier[0], dy, dx)
+            for weight, (dy, dx) in zip(self.ring[m].T, RING)
+        )
+        z = z + torch.einsum("oi,nihw->nohw", self.ring_sums[m], _sum_at(earlier[0], RING))
+        lower = self.lower[m] * self.below[:, None, :]
+        for k, plane in enumerate((bits, _sum_at(bits, CROSS), _sum_at(bits, DIAGONAL))):
+            z = z + torch.einsum("oi,nihw->nohw", lower[:, k], plane)
+        z = z + self.phase[m][:, _phases(h, w)]
+        for k, offsets in enumerate((CROSS, DIAGONAL)):
+            known = _decoded_before(h, w, offsets)
+            neighbours = torch.stack([_at(bits, dy, dx) for dy, dx in offsets], dim=2)  # (N, C, 4, h, w)
+            z = z + self.near[m][:, k, None, None] * (neighbours * known).sum(dim=2)
+        return z
 
     def nats(self, bitplanes: list[torch.Tensor]) -> list[torch.Tensor]:
         """-log p of every bit, in nats: one tensor per bitplane (N, channels, h, w) in {-1, +1}.
@@ -45,10 +129,7 @@ class BitPrice(nn.Module):
         """
         costs = []
         for t, bits in enumerate(bitplanes):
-            model = min(t, len(self.earlier) - 1)
-            earlier = [bitplanes[t - k] if k <= t else torch.zeros_like(bits) for k in range(1, HISTORY + 1)]
-            logits = self.earlier[model](torch.cat(earlier, dim=1))
-            logits = logits + torch.einsum("oc,nchw->nohw", self.lower[model] * self.below, bits)
+            logits = self.logits(bitplanes, t)
             costs.append(F.softplus(logits) - (bits + 1) / 2 * logits)
         return costs
 

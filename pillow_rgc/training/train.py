@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..prior_coding import PRIOR_FILE, ContextPrior
 from .data import PatchSampler
 from .losses import check_iteration_weights, codec_loss, ms_ssim
 from .model import TRAINING_BINARIZERS, Architecture, ResidualCodec
@@ -274,13 +275,24 @@ def build_model(
     return model, optimizer, progress, blob
 
 
+def starting_price(args: argparse.Namespace, channels: int) -> BitPrice:
+    """The ``--init`` model's context prior, if it has one for these bits; else one bit for every bit."""
+    prior_file = Path(args.init or "") / PRIOR_FILE
+    if args.init and prior_file.is_file():
+        try:
+            return BitPrice.from_prior(ContextPrior.load(prior_file, channels))
+        except ValueError:  # a prior for another number of code channels (--arch changed them)
+            pass
+    return BitPrice(channels, args.iterations)
+
+
 def build_price(
     args: argparse.Namespace, model: ResidualCodec, blob: dict | None
 ) -> tuple[BitPrice | None, torch.optim.Optimizer | None]:
     """With ``--rate-weight``: the bit price and its optimizer, from the checkpoint if it has them."""
     if args.rate_weight is None:
         return None, None
-    price = BitPrice(model.arch.code_channels, args.iterations)
+    price = starting_price(args, model.arch.code_channels)
     optimizer = torch.optim.Adam(price.parameters(), lr=LEARNING_RATE)
     if blob is not None and "bit_price" in blob:
         price.load_state_dict(blob["bit_price"])
