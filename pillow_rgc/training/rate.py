@@ -98,7 +98,7 @@ class BitPrice(nn.Module):
     def logits(self, bitplanes: list[torch.Tensor], t: int) -> torch.Tensor:
         """The logit of every bit of iteration ``t`` (N, C, h, w), from the bits the prior sees before it."""
         bits = bitplanes[t]
-        n, c, h, w = bits.shape
+        h, w = bits.shape[-2:]
         m = min(t, self.history.shape[0] - 1)
         earlier = [
             bitplanes[t - k] if k <= t else torch.zeros_like(bits) for k in range(1, SAME_CHANNEL_HISTORY + 1)
