@@ -374,7 +374,7 @@ def known_channels(payload: bytes, channels: int) -> int:
     return sum(count for count, _ in segments_of(payload, channels))
 
 
-def _decoded_before(phase: int, offsets) -> list[tuple[int, int]]:
+def decoded_before(phase: int, offsets) -> list[tuple[int, int]]:
     """The neighbour offsets whose cells come in an earlier phase than ``phase``'s cells."""
     dy, dx = phase >> 1, phase & 1
     return [(oy, ox) for oy, ox in offsets if ((dy + oy) & 1) * 2 + ((dx + ox) & 1) < phase]
@@ -386,7 +386,7 @@ def _group_views(rows: int, columns: int) -> list[tuple]:
     groups = []
     for phase, dy, dx, count_y, count_x in phases(rows, columns):
         cross, diagonal = (
-            [view(dy, dx, count_y, count_x, oy, ox) for oy, ox in _decoded_before(phase, offsets)]
+            [view(dy, dx, count_y, count_x, oy, ox) for oy, ox in decoded_before(phase, offsets)]
             for offsets in (CROSS, DIAGONAL)
         )
         groups.append(

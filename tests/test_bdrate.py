@@ -34,7 +34,7 @@ def test_ms_ssim_db():
     assert bdrate.ms_ssim_db(1.0) == math.inf
 
 
-def test_sensitivity_is_zero_where_a_point_lies_outside_the_shared_range():
+def test_sensitivity_is_smallest_at_points_beyond_the_shared_range():
     # The test curve reaches beyond the reference at both ends: its end points shape the fit little,
     # while a gain in the middle of the shared range lowers the BD-rate.
     rate = [0.05, *RATE, 4.0]

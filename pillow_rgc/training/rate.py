@@ -27,7 +27,9 @@ from ..prior_coding import (
     SAME_CHANNEL_HISTORY,
     WEIGHT_UNIT,
     ContextPrior,
+    decoded_before,
     layout,
+    phase_of,
 )
 
 
@@ -43,19 +45,19 @@ def _sum_at(plane: torch.Tensor, offsets) -> torch.Tensor:
 
 
 def _phases(h: int, w: int) -> torch.Tensor:
-    """The phase (0..3) of every cell of the 2x2 lattice, as ``prior_coding.phase_of``."""
-    return (torch.arange(h)[:, None] % 2) * 2 + torch.arange(w)[None, :] % 2
+    """The phase (0..3) of every cell of the 2x2 lattice (``prior_coding.phase_of``)."""
+    return torch.from_numpy(phase_of(h, w))
 
 
-def _decoded_before(h: int, w: int, offsets) -> torch.Tensor:
-    """(len(offsets), h, w): 1 where the neighbour at the offset is of an earlier phase of the 2x2
-    lattice than the cell (decoded before it); 0 elsewhere and outside the plane."""
-    phase = _phases(h, w)
-    inside = torch.ones(1, 1, h, w)
-    masks = [
-        (_at(phase[None, None].float(), dy, dx) < phase).float() * _at(inside, dy, dx) for dy, dx in offsets
-    ]
-    return torch.cat(masks, dim=1)[0]
+def _known_neighbours(h: int, w: int, offsets) -> torch.Tensor:
+    """(len(offsets), h, w): 1 where the neighbour at the offset is decoded before the cell
+    (``prior_coding.decoded_before``); 0 elsewhere and outside the plane."""
+    phases, inside = _phases(h, w), torch.ones(1, 1, h, w)
+    masks = []
+    for offset in offsets:
+        earlier = torch.tensor([float(offset in decoded_before(phase, offsets)) for phase in range(4)])
+        masks.append(earlier[phases] * _at(inside, *offset)[0, 0])
+    return torch.stack(masks)
 
 
 class BitPrice(nn.Module):
@@ -117,7 +119,7 @@ class BitPrice(nn.Module):
             z = z + torch.einsum("oi,nihw->nohw", lower[:, k], plane)
         z = z + self.phase[m][:, _phases(h, w)]
         for k, offsets in enumerate((CROSS, DIAGONAL)):
-            known = _decoded_before(h, w, offsets)
+            known = _known_neighbours(h, w, offsets)
             neighbours = torch.stack([_at(bits, dy, dx) for dy, dx in offsets], dim=2)  # (N, C, 4, h, w)
             z = z + self.near[m][:, k, None, None] * (neighbours * known).sum(dim=2)
         return z

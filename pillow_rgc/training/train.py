@@ -97,7 +97,7 @@ def validation_scores(
     """PSNR (dB) and mean MS-SSIM of each iteration's 8-bit reconstruction of fixed validation crops,
     and with ``price`` the bits per pixel it puts on each iteration's bits."""
     model.eval()
-    bits = []
+    bits = None if price is None else []
     outputs = model(crops, iterations, binarizer="sign", bits_out=bits)
     model.train()
     scores = [eight_bit_scores(out, crops) for out in outputs]
@@ -277,10 +277,9 @@ def build_model(
 
 def starting_price(args: argparse.Namespace, channels: int) -> BitPrice:
     """The ``--init`` model's context prior, if it has one for these bits; else one bit for every bit."""
-    prior_file = Path(args.init or "") / PRIOR_FILE
-    if args.init and prior_file.is_file():
+    if args.init and (Path(args.init) / PRIOR_FILE).is_file():
         try:
-            return BitPrice.from_prior(ContextPrior.load(prior_file, channels))
+            return BitPrice.from_prior(ContextPrior.load(Path(args.init) / PRIOR_FILE, channels))
         except ValueError:  # a prior for another number of code channels (--arch changed them)
             pass
     return BitPrice(channels, args.iterations)
@@ -364,17 +363,15 @@ def train(args: argparse.Namespace) -> Path:
     next_snapshot = _next_multiple(progress.cpu_seconds, args.snapshot_every)
 
     def checkpoint() -> None:
-        save_atomically(
-            {
-                "architecture": json.dumps(model.arch.to_json()),
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                **dataclasses.asdict(progress),
-                **({} if price is None else {"bit_price": price.state_dict()}),
-                **({} if price is None else {"bit_price_optimizer": price_optimizer.state_dict()}),
-            },
-            run / "checkpoint.pt",
-        )
+        state = {
+            "architecture": json.dumps(model.arch.to_json()),
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            **dataclasses.asdict(progress),
+        }
+        if price is not None:
+            state.update(bit_price=price.state_dict(), bit_price_optimizer=price_optimizer.state_dict())
+        save_atomically(state, run / "checkpoint.pt")
         save_weights(model, progress.step, args.iterations, run / "weights.pt")
 
     while not finished(progress, args):
