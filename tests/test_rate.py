@@ -56,17 +56,31 @@ def test_the_codec_pays_the_price_only_with_a_weight():
     price = BitPrice(CHANNELS, 2)
     with torch.no_grad():
         price.phase[1].fill_(2.0)  # iteration 2: bits of +1 are cheap
-    for weight in (0.0, 1.0):
+    for weights in ([0.0, 0.0], [1.0, 1.0]):
         codes.grad = None
         bits = codes + (torch.where(codes >= 0.5, 1.0, -1.0) - codes).detach()
-        term, bpp = rate_term(price, [bits, bits], PIXELS, weight)
+        term, bpp = rate_term(price, [bits, bits], PIXELS, weights)
         term.backward()
         assert bpp > 0
-        if weight:
+        if any(weights):
             assert codes.grad.abs().sum() > 0
             assert (codes.grad <= 0).all()  # pushing the codes towards +1 lowers the price
         else:
             assert codes.grad is None or not codes.grad.any()
+
+
+def test_each_iteration_pays_its_own_weight_of_the_price():
+    first, second = (torch.rand(2, CHANNELS, CELLS, CELLS, requires_grad=True) for _ in range(2))
+    price = BitPrice(CHANNELS, 2)
+    with torch.no_grad():
+        price.phase.fill_(2.0)  # both iterations: bits of +1 are cheap
+    binarized = [codes + (torch.where(codes >= 0.5, 1.0, -1.0) - codes).detach() for codes in (first, second)]
+    term, _ = rate_term(price, binarized, PIXELS, [0.0, 1.0])
+    term.backward()
+    assert first.grad is None or not first.grad.any()  # the first bitplane's price is not paid
+    assert second.grad.abs().sum() > 0
+    tail_only = term.item() - price([bits.detach() for bits in binarized], PIXELS).mean().item()
+    assert tail_only == pytest.approx(price(binarized, PIXELS)[1].item() / 2, rel=1e-5)
 
 
 def test_the_price_of_a_fitted_prior_is_the_prior_coders_logit():

@@ -224,6 +224,16 @@ def test_training_prices_the_bits_and_resumes_the_price(tmp_path, photos):
     )
 
 
+def test_the_rate_weight_is_one_for_all_iterations_or_one_per_iteration(tmp_path):
+    common = ["--images", str(tmp_path), "--run", str(tmp_path / "run"), "--iterations", "3"]
+    assert train.parse_args([*common, "--rate-weight", "0.5"]).rate_weight == [0.5, 0.5, 0.5]
+    assert train.parse_args([*common, "--rate-weight", "0,0,2"]).rate_weight == [0, 0, 2]
+    assert train.parse_args(common).rate_weight is None
+    for wrong in ("0,1", "0,0,-1", "x"):
+        with pytest.raises(SystemExit):
+            train.parse_args([*common, "--rate-weight", wrong])
+
+
 def test_a_priced_run_starts_from_the_context_prior_of_the_model_it_starts_from(tmp_path):
     from pillow_rgc.prior_coding import PRIOR_FILE, ContextPrior
     from pillow_rgc.training.rate import BitPrice

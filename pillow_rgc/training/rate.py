@@ -14,6 +14,7 @@ fitted after training codes them in less than a bit.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -146,14 +147,16 @@ LEARNING_RATE = 1e-3
 """Adam's rate for the price's weights: constant, so that the price keeps up with the codec's bits."""
 
 
-def rate_term(price: BitPrice, bitplanes: list[torch.Tensor], pixels: int, weight: float):
+def rate_term(price: BitPrice, bitplanes: list[torch.Tensor], pixels: int, weights: Sequence[float]):
     """(the rate term of the loss, the bits per pixel priced: mean over iterations).
 
     The price's own weights always learn the bits (they are fitted as the prior will be);
-    the codec pays the price only with ``weight`` (0: the price is measured, not paid).
+    the codec pays each iteration's price times its entry of ``weights`` (one per bitplane),
+    averaged over iterations. All 0: the price is measured, not paid. Weights on the last
+    iterations alone make the tail's bits cheaper without touching the early ones.
     """
     fitted = price([bits.detach() for bits in bitplanes], pixels).mean()
-    if not weight:
+    if not any(weights):
         return fitted, fitted.item()
-    paid = price(bitplanes, pixels).mean()
-    return fitted + weight * paid, paid.item()
+    paid = (price(bitplanes, pixels) * torch.tensor(weights, dtype=torch.float32)).mean()
+    return fitted + paid, fitted.item()

@@ -116,8 +116,8 @@ def validation_crops(folder: str, size: int = 256) -> torch.Tensor:
     return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
 
 
-def iteration_weights(text: str) -> list[float]:
-    """``--iteration-weights 1,2,2,1``: the loss weights, one per iteration."""
+def comma_separated_weights(text: str) -> list[float]:
+    """``--iteration-weights 1,2,2,1`` or ``--rate-weight 0,0,1,1``: weights, one per iteration."""
     try:
         return [float(part) for part in text.split(",")]
     except ValueError:
@@ -153,16 +153,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument(
         "--iteration-weights",
-        type=iteration_weights,
+        type=comma_separated_weights,
         default=None,
         help="comma-separated weight of each iteration's loss (one per --iterations; default all 1)",
     )
     p.add_argument(
         "--rate-weight",
-        type=float,
+        type=comma_separated_weights,
         default=None,
         help="price the bits (rate.BitPrice, fitted alongside) and add this weight times their bits per "
-        "pixel, the mean over iterations, to the loss; 0 only measures the price",
+        "pixel, the mean over iterations, to the loss; 0 only measures the price; a comma-separated "
+        "list gives each iteration its own weight (e.g. only the last ones)",
     )
     p.add_argument(
         "--binarizer",
@@ -203,6 +204,11 @@ def parse_args(argv=None) -> argparse.Namespace:
             check_iteration_weights(args.iteration_weights, args.iterations)
         except ValueError as error:
             p.error(f"--iteration-weights: {error} (one per --iterations)")
+    if args.rate_weight is not None:
+        if len(args.rate_weight) == 1:
+            args.rate_weight *= args.iterations
+        if len(args.rate_weight) != args.iterations or min(args.rate_weight) < 0:
+            p.error(f"--rate-weight: need one non-negative weight, or one per --iterations; got {args.rate_weight}")
     return args
 
 
