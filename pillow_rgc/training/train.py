@@ -208,7 +208,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         if len(args.rate_weight) == 1:
             args.rate_weight *= args.iterations
         if len(args.rate_weight) != args.iterations or min(args.rate_weight) < 0:
-            p.error(f"--rate-weight: need one non-negative weight, or one per --iterations; got {args.rate_weight}")
+            p.error(f"--rate-weight: one weight (>= 0), or one per --iterations; got {args.rate_weight}")
     return args
 
 
