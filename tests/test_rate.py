@@ -8,6 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from pillow_rgc.prior_coding import ContextPrior, cell_logits, feature_count  # noqa: E402
+from pillow_rgc.training.model import binarize  # noqa: E402
 from pillow_rgc.training.rate import LEARNING_RATE, BitPrice, rate_term  # noqa: E402
 
 CHANNELS, CELLS = 4, 8
@@ -52,13 +53,13 @@ def test_a_bit_is_priced_only_by_the_channels_below_it():
 
 
 def test_the_codec_pays_the_price_only_with_a_weight():
-    codes = torch.rand(2, CHANNELS, CELLS, CELLS, requires_grad=True)
+    codes = (torch.rand(2, CHANNELS, CELLS, CELLS) * 2 - 1).requires_grad_()
     price = BitPrice(CHANNELS, 2)
     with torch.no_grad():
         price.phase[1].fill_(2.0)  # iteration 2: bits of +1 are cheap
     for weights in ([0.0, 0.0], [1.0, 1.0]):
         codes.grad = None
-        bits = codes + (torch.where(codes >= 0.5, 1.0, -1.0) - codes).detach()
+        bits = binarize(codes, "straight-through")
         term, bpp = rate_term(price, [bits, bits], PIXELS, weights)
         term.backward()
         assert bpp > 0
@@ -70,11 +71,11 @@ def test_the_codec_pays_the_price_only_with_a_weight():
 
 
 def test_each_iteration_pays_its_own_weight_of_the_price():
-    first, second = (torch.rand(2, CHANNELS, CELLS, CELLS, requires_grad=True) for _ in range(2))
+    first, second = ((torch.rand(2, CHANNELS, CELLS, CELLS) * 2 - 1).requires_grad_() for _ in range(2))
     price = BitPrice(CHANNELS, 2)
     with torch.no_grad():
         price.phase.fill_(2.0)  # both iterations: bits of +1 are cheap
-    binarized = [codes + (torch.where(codes >= 0.5, 1.0, -1.0) - codes).detach() for codes in (first, second)]
+    binarized = [binarize(codes, "straight-through") for codes in (first, second)]
     term, _ = rate_term(price, binarized, PIXELS, [0.0, 1.0])
     term.backward()
     assert first.grad is None or not first.grad.any()  # the first bitplane's price is not paid

@@ -283,9 +283,10 @@ def build_model(
 
 def starting_price(args: argparse.Namespace, channels: int) -> BitPrice:
     """The ``--init`` model's context prior, if it has one for these bits; else one bit for every bit."""
-    if args.init and (Path(args.init) / PRIOR_FILE).is_file():
+    prior_file = Path(args.init) / PRIOR_FILE if args.init else None
+    if prior_file is not None and prior_file.is_file():
         try:
-            return BitPrice.from_prior(ContextPrior.load(Path(args.init) / PRIOR_FILE, channels))
+            return BitPrice.from_prior(ContextPrior.load(prior_file, channels))
         except ValueError:  # a prior for another number of code channels (--arch changed them)
             pass
     return BitPrice(channels, args.iterations)
