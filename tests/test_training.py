@@ -184,6 +184,23 @@ def test_loss_in_decibels_weighs_each_iteration_by_its_own_error(tmp_path, photo
     assert torch.load(weights, weights_only=True)["step"] == 1
 
 
+def test_rmse_pixel_loss_in_decibels_is_psnr_up_to_sign_and_scale(tmp_path, photos):
+    from pillow_rgc.training.losses import codec_loss
+
+    image = torch.zeros(1, 3, 4, 4)
+    output = image.clone()
+    output[..., 0, :] = 0.2  # a quarter of the pixels off by 0.2: L1 0.05, RMSE 0.1
+    assert codec_loss(image, [output], 0.0).item() == pytest.approx(0.05)
+    rmse_db = codec_loss(image, [output], 0.0, in_decibels=True, pixel_loss="rmse")
+    assert rmse_db.item() == pytest.approx(math.log(0.1))
+    psnr = 10 * math.log10(1 / 0.1**2)
+    assert rmse_db.item() == pytest.approx(-psnr * math.log(10) / 20)
+    with pytest.raises(KeyError):
+        codec_loss(image, [output], 0.0, pixel_loss="l2")
+    weights = run_training(photos, tmp_path / "run", 1, "--pixel-loss", "rmse", "--loss-in-decibels")
+    assert torch.load(weights, weights_only=True)["step"] == 1
+
+
 def test_iteration_weights_make_the_loss_a_weighted_mean_over_iterations(tmp_path, photos):
     from pillow_rgc.training.losses import codec_loss
 

@@ -1,4 +1,4 @@
-"""Training losses: L1 on the residual (the paper's) and a differentiable MS-SSIM.
+"""Training losses: L1 (the paper's) or RMSE on the residual, and a differentiable MS-SSIM.
 
 Users and the benchmark judge the codec by MS-SSIM, which weighs structure
 at several scales, while L1 alone spends bits on pixel noise. The MS-SSIM
@@ -79,14 +79,21 @@ def check_iteration_weights(weights: Sequence[float], iterations: int) -> None:
         raise ValueError(f"need {iterations} non-negative iteration weights, not all 0; got {list(weights)}")
 
 
+PIXEL_LOSSES = {
+    "l1": lambda residual: residual.abs().mean(),
+    "rmse": lambda residual: residual.square().mean().sqrt(),
+}
+
+
 def codec_loss(
     image: torch.Tensor,
     outputs: list[torch.Tensor],
     ms_ssim_weight: float,
     in_decibels: bool = False,
     iteration_weights: Sequence[float] | None = None,
+    pixel_loss: str = "l1",
 ) -> torch.Tensor:
-    """Mean over iterations of L1(residual) + ``ms_ssim_weight`` * (1 - MS-SSIM); images in [-0.5, 0.5].
+    """Mean over iterations of pixel(residual) + ``ms_ssim_weight`` * (1 - MS-SSIM); images in [-0.5, 0.5].
 
     ``in_decibels``: each term is replaced by its logarithm (over the batch), so the loss is the
     mean over iterations of the distortions in decibels, the scale on which rate-distortion
@@ -96,14 +103,19 @@ def codec_loss(
 
     ``iteration_weights`` (one per output; default all 1) makes it a weighted mean: the rates a
     user picks most (MS-SSIM 0.95 is two to four iterations) can count more than the tail.
+
+    ``pixel_loss="rmse"`` puts the root mean squared error in L1's place: in decibels its
+    logarithm is PSNR up to sign and scale, so training aims at the benchmark's second
+    metric, and its gradient matches log(L1)'s in size, so the balance with MS-SSIM holds.
     """
+    pixel = PIXEL_LOSSES[pixel_loss]
     weights = [1.0] * len(outputs) if iteration_weights is None else list(iteration_weights)
     check_iteration_weights(weights, len(outputs))
     total = image.new_zeros(())
     scale = torch.log if in_decibels else (lambda term: term)
     for weight, out in zip(weights, outputs):
         out = out.float()
-        term = scale((image - out).abs().mean())
+        term = scale(pixel(image - out))
         if ms_ssim_weight:
             term = term + ms_ssim_weight * scale((1 - ms_ssim(out + 0.5, image + 0.5)).mean())
         total = total + weight * term

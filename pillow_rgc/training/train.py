@@ -34,7 +34,7 @@ import torch
 
 from ..prior_coding import PRIOR_FILE, ContextPrior
 from .data import PatchSampler
-from .losses import check_iteration_weights, codec_loss, ms_ssim
+from .losses import PIXEL_LOSSES, check_iteration_weights, codec_loss, ms_ssim
 from .model import TRAINING_BINARIZERS, Architecture, ResidualCodec
 from .onnx_weights import load_model_weights
 from .photos import centre_crops
@@ -145,6 +145,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument(
         "--ms-ssim-weight", type=float, default=0.0, help="weight of the (1 - MS-SSIM) term beside L1"
+    )
+    p.add_argument(
+        "--pixel-loss",
+        choices=sorted(PIXEL_LOSSES),
+        default="l1",
+        help="pixel term of the loss: L1 (the paper's) or RMSE, whose logarithm is PSNR's scale",
     )
     p.add_argument(
         "--loss-in-decibels",
@@ -389,7 +395,9 @@ def train(args: argparse.Namespace) -> Path:
         bits = None if price is None else []
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=not args.no_bf16):
             outputs = model(batch, args.iterations, args.binarizer, bits)
-        loss = codec_loss(batch, outputs, args.ms_ssim_weight, args.loss_in_decibels, args.iteration_weights)
+        loss = codec_loss(
+            batch, outputs, args.ms_ssim_weight, args.loss_in_decibels, args.iteration_weights, args.pixel_loss
+        )
         optimizer.zero_grad(set_to_none=True)
         if price is None:
             loss.backward()
