@@ -396,7 +396,12 @@ def train(args: argparse.Namespace) -> Path:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=not args.no_bf16):
             outputs = model(batch, args.iterations, args.binarizer, bits)
         loss = codec_loss(
-            batch, outputs, args.ms_ssim_weight, args.loss_in_decibels, args.iteration_weights, args.pixel_loss
+            batch,
+            outputs,
+            args.ms_ssim_weight,
+            args.loss_in_decibels,
+            args.iteration_weights,
+            args.pixel_loss,
         )
         optimizer.zero_grad(set_to_none=True)
         if price is None:
