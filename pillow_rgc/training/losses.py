@@ -106,7 +106,8 @@ def codec_loss(
 
     ``pixel_loss="rmse"`` puts the root mean squared error in L1's place: in decibels its
     logarithm is PSNR up to sign and scale, so training aims at the benchmark's second
-    metric, and its gradient matches log(L1)'s in size, so the balance with MS-SSIM holds.
+    metric; a residual scaled by c moves log(RMSE) by log(c), as it moves log(L1), so the balance
+    with the MS-SSIM term holds.
     """
     pixel = PIXEL_LOSSES[pixel_loss]
     weights = [1.0] * len(outputs) if iteration_weights is None else list(iteration_weights)
