@@ -144,7 +144,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument(
-        "--ms-ssim-weight", type=float, default=0.0, help="weight of the (1 - MS-SSIM) term beside L1"
+        "--ms-ssim-weight",
+        type=float,
+        default=0.0,
+        help="weight of the (1 - MS-SSIM) term beside the pixel term (--pixel-loss)",
     )
     p.add_argument(
         "--pixel-loss",
