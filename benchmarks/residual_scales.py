@@ -1,7 +1,8 @@
 """Which scales of the picture each iteration codes: the residual's energy split into bands.
 
 Usage:
-    python benchmarks/residual_scales.py DIR [--models rgc-lean-3 ...] [--plot P] [--out benchmarks/results/]
+    python benchmarks/residual_scales.py DIR [--models rgc-lean-3 ...] [--classic avif:40 jpeg:50 ...]
+        [--plot P] [--out benchmarks/results/]
 
 A centre crop of every photo of DIR is encoded once through all iterations
 (``quality=1``) and decoded after each iteration, as ``Image.open`` returns it. The residual
@@ -15,6 +16,10 @@ PSNR of the whole residual and the same split of the source itself (iteration
 Why: a codec that saturates shows it here. A band whose PSNR stops rising
 while the others rise is detail the network does not code, whatever the
 rate; the cure is in the layers that carry that scale, not in more iterations.
+``--classic CODEC:QUALITY`` adds the same split for JPEG, WebP, AVIF or JPEG XL
+files of the crops (as ``benchmarks/rd.py`` writes them), with their bits per
+pixel beside rgc's per iteration: at the same rate, which bands do they code
+that rgc leaves?
 """
 
 from __future__ import annotations
@@ -31,7 +36,10 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from rd import decode_rgb, encode_pillow  # noqa: E402
+
 import pillow_rgc  # noqa: E402
+from pillow_rgc import api  # noqa: E402
 from pillow_rgc.training.evaluate import iteration_pictures  # noqa: E402
 from pillow_rgc.training.photos import centre_crops  # noqa: E402
 
@@ -61,35 +69,71 @@ def as_psnr(energy: float) -> float:
     return 10 * math.log10(1 / max(energy, 1e-12))
 
 
+def bits_per_pixel(data: bytes, source: np.ndarray) -> float:
+    return 8 * len(data) / (source.shape[0] * source.shape[1])
+
+
+def mean_row(label, energies: list[list[float]], bpps: list[float]) -> dict:
+    """One table row: the photos' mean band energies (as PSNRs) and mean bits per pixel."""
+    mean = np.mean(energies, axis=0)
+    return {
+        "iteration": label,
+        "bpp": float(np.mean(bpps)),
+        "psnr": as_psnr(float(mean.sum())),
+        "bands_psnr": [as_psnr(float(e)) for e in mean],
+        "finest_share": float(mean[0] / mean.sum()),
+    }
+
+
 def model_rows(model: str, photos: list[np.ndarray]) -> list[dict]:
     """Mean band energies over the photos after each iteration (iteration 0 is the source itself)."""
-    per_iteration: dict[int, list[list[float]]] = {}
+    energies: dict[int, list[list[float]]] = {}
+    bpps: dict[int, list[float]] = {}
     for source in photos:
         data = pillow_rgc.encode(Image.fromarray(source), quality=1.0, model=model)
         reference = source.astype(np.float64) / 255
-        per_iteration.setdefault(0, []).append(band_energies(reference))
+        energies.setdefault(0, []).append(band_energies(reference))
+        bpps.setdefault(0, []).append(0.0)
         for it, decoded in enumerate(iteration_pictures(data), start=1):
-            per_iteration.setdefault(it, []).append(band_energies(reference - decoded / 255))
+            energies.setdefault(it, []).append(band_energies(reference - decoded / 255))
+            bpps.setdefault(it, []).append(bits_per_pixel(api.truncate(data, iterations=it), source))
+    return [mean_row(it, energies[it], bpps[it]) for it in sorted(energies)]
+
+
+def classic_rows(settings: list[tuple[str, int]], photos: list[np.ndarray]) -> list[dict]:
+    """The same split for a classic codec's file of each crop, one row per ``(codec, quality)``."""
     rows = []
-    for it, energies in sorted(per_iteration.items()):
-        mean = np.mean(energies, axis=0)
-        rows.append(
-            {
-                "iteration": it,
-                "psnr": as_psnr(float(mean.sum())),
-                "bands_psnr": [as_psnr(float(e)) for e in mean],
-                "finest_share": float(mean[0] / mean.sum()),
-            }
-        )
+    for codec, quality in settings:
+        energies, bpps = [], []
+        for source in photos:
+            data = encode_pillow(codec, Image.fromarray(source), quality)
+            energies.append(band_energies((source.astype(np.float64) - decode_rgb(data)) / 255))
+            bpps.append(bits_per_pixel(data, source))
+        rows.append(mean_row(f"{codec} q{quality}", energies, bpps))
     return rows
+
+
+def codec_setting(text: str) -> tuple[str, int]:
+    """``avif:40`` -> ("avif", 40), for ``--classic``."""
+    codec, _, quality = text.partition(":")
+    if codec not in ("jpeg", "webp", "avif", "jxl") or not quality.isdigit():
+        raise argparse.ArgumentTypeError(
+            f"expected CODEC:QUALITY with CODEC jpeg, webp, avif or jxl: {text!r}"
+        )
+    return codec, int(quality)
 
 
 def print_table(model: str, rows: list[dict]) -> None:
     print(f"\n{model}: PSNR (dB) of the residual left in each band (higher: more of that band coded)")
-    header = ["iteration", "whole", *BANDS, "finest share"]
+    header = ["iteration", "bpp", "whole", *BANDS, "finest share"]
     print(" | ".join(f"{h:>15}" for h in header))
     for r in rows:
-        cells = [str(r["iteration"]), f"{r['psnr']:.2f}", *(f"{b:.2f}" for b in r["bands_psnr"])]
+        cells = [
+            str(r["iteration"]),
+            f"{r['bpp']:.3f}",
+            f"{r['psnr']:.2f}",
+            *(f"{b:.2f}" for b in r["bands_psnr"]),
+        ]
         print(" | ".join(f"{c:>15}" for c in cells) + f" | {r['finest_share']:>15.2f}")
 
 
@@ -118,6 +162,13 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("images", type=Path)
     p.add_argument("--models", nargs="+", default=[pillow_rgc.DEFAULT_MODEL])
+    p.add_argument(
+        "--classic",
+        nargs="*",
+        type=codec_setting,
+        default=[],
+        help="classic codec files too, as CODEC:QUALITY",
+    )
     p.add_argument("--side", type=int, default=256, help="centre crop side (a multiple of 16)")
     p.add_argument("--plot", type=Path, default=None)
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
@@ -129,13 +180,18 @@ def main(argv=None) -> None:
         p.error(f"no photo of {args.images} is at least {args.side} pixels on its short side")
     results = {model: model_rows(model, photos) for model in args.models}
     print(f"{len(photos)} centre crops of {args.side}x{args.side} from {args.images}")
+    classic = classic_rows(args.classic, photos)
     for model, rows in results.items():
         print_table(model, rows)
+    if classic:
+        print_table("classic codecs", classic)
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"residual_scales_{args.images.name}.json"
     out.write_text(
         json.dumps(
-            {"args": {**vars(args), "images": str(args.images)}, "results": results}, default=str, indent=1
+            {"args": {**vars(args), "images": str(args.images)}, "results": results, "classic": classic},
+            default=str,
+            indent=1,
         )
     )
     print(f"\nwritten: {out}")
