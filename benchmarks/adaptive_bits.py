@@ -8,7 +8,7 @@ Johnston et al. (2018) send an iteration's bits only for the code cells (here
 input is 0, the value the decoder already reads for a partial iteration's
 missing channels. Every photo of DIR is encoded through all iterations, once
 with every cell and once per stopping rule, and after each iteration the
-picture ``Image.open`` would return is scored with MS-SSIM.
+picture ``Image.open`` would return is scored with MS-SSIM and PSNR.
 
 Stopping rules (a cell that stops gets no bits in any later iteration):
 
@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 from pillow_rgc import codec, prior_coding, rans  # noqa: E402
 from pillow_rgc.bdrate import bd_rate, ms_ssim_db  # noqa: E402
 from pillow_rgc.models import DEFAULT_MODEL, load_model  # noqa: E402
-from pillow_rgc.quality import ms_ssim  # noqa: E402
+from pillow_rgc.quality import ms_ssim, psnr  # noqa: E402
 from pillow_rgc.training.photos import list_images  # noqa: E402
 
 RULES = [("psnr", t) for t in (34, 36, 38, 40)]
@@ -101,8 +101,8 @@ def binary_entropy(p: float) -> float:
     return -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
 
 
-def curve(model, pixels: np.ndarray, rule=None) -> list[tuple[float, float]]:
-    """(bpp, MS-SSIM) after each iteration, every cell sending (``rule`` None) or stopping by ``rule``."""
+def curve(model, pixels: np.ndarray, rule=None) -> list[tuple[float, float, float]]:
+    """(bpp, MS-SSIM, PSNR) per iteration: every cell sending (``rule`` None) or stopping by ``rule``."""
     height, width = pixels.shape[:2]
     stride = model.info.code_stride
     image = codec.to_network(pixels, stride)
@@ -121,7 +121,7 @@ def curve(model, pixels: np.ndarray, rule=None) -> list[tuple[float, float]]:
         value = model.synthesize(decoder_states) if delta is None else value + delta
         earlier.append(bits)
         picture = codec.to_pixels(value, height, width)
-        points.append((bits_spent / (height * width), ms_ssim(pixels, picture)))
+        points.append((bits_spent / (height * width), ms_ssim(pixels, picture), psnr(pixels, picture)))
         if rule is not None:
             errors = cell_errors(pixels, picture, stride, rows, columns)
             stops = sending & stopping(rule, errors, before)
@@ -144,21 +144,29 @@ def main() -> None:
     photos = [np.asarray(Image.open(p).convert("RGB")) for p in list_images(args.dir)[: args.limit]]
     plain = [curve(model, pixels) for pixels in photos]
     print(f"{args.model} on {len(photos)} photos of {args.dir}; bits priced by the context prior\n")
-    print("| rule | BD-rate vs every cell (MS-SSIM dB) | bpp after the last iteration | MS-SSIM |")
-    print("|---|---|---|---|")
+    print(
+        "| rule | BD-rate vs every cell, MS-SSIM dB | PSNR | after the last iteration: bpp | MS-SSIM | PSNR |"
+    )
+    print("|---|---|---|---|---|---|")
     last = np.mean([points[-1] for points in plain], axis=0)
-    print(f"| every cell | 0 % | {last[0]:.3f} | {last[1]:.4f} |")
+    print(f"| every cell | 0 % | 0 % | {last[0]:.3f} | {last[1]:.4f} | {last[2]:.2f} |")
     for rule in RULES:
         curves = [curve(model, pixels, rule) for pixels in photos]
-        rates = []
+        on_ms_ssim, on_psnr = [], []
         for reference, test in zip(plain, curves):
-            (r1, q1), (r2, q2) = zip(*reference), zip(*test)
-            rate = bd_rate(r1, list(map(ms_ssim_db, q1)), r2, list(map(ms_ssim_db, q2)))
-            if rate is not None:
-                rates.append(100 * rate)
+            (r1, m1, p1), (r2, m2, p2) = zip(*reference), zip(*test)
+            for rates, rate in (
+                (on_ms_ssim, bd_rate(r1, list(map(ms_ssim_db, m1)), r2, list(map(ms_ssim_db, m2)))),
+                (on_psnr, bd_rate(r1, p1, r2, p2)),
+            ):
+                if rate is not None:
+                    rates.append(100 * rate)
         last = np.mean([points[-1] for points in curves], axis=0)
-        name = f"{rule[0]} {rule[1]}"
-        print(f"| {name} | {np.mean(rates):+.1f} % | {last[0]:.3f} | {last[1]:.4f} |", flush=True)
+        print(
+            f"| {rule[0]} {rule[1]} | {np.mean(on_ms_ssim):+.1f} % | {np.mean(on_psnr):+.1f} % "
+            f"| {last[0]:.3f} | {last[1]:.4f} | {last[2]:.2f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,10 @@ that block (the energy of the band ``residual_scales.py`` calls "finer than
 2"), and the blocks of all photos are split into four quarters, flat to busy.
 For each iteration the table gives the mean bits a block costs in each
 quarter, as the model's context prior codes them (ITER coding 3: the sum over
-the block's channels of -log2 of the probability the prior gives its bit).
+the block's channels of -log2 of the probability the prior gives its bit). A
+second table gives each quarter's share of an iteration's bits beside its share
+of the drop in squared error that the iteration brings (the picture
+``Image.open`` returns, before and after the iteration).
 
 Why: a transform coder spends almost nothing on a flat block and much on a busy
 one. If rgc's flat blocks cost nearly what busy ones do, the iterations spend
@@ -30,7 +33,9 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pillow_rgc import codec, prior_coding, rans  # noqa: E402
+from adaptive_bits import bit_costs  # noqa: E402
+
+from pillow_rgc import codec  # noqa: E402
 from pillow_rgc.models import DEFAULT_MODEL, load_model  # noqa: E402
 from pillow_rgc.training.photos import list_images  # noqa: E402
 
@@ -51,26 +56,31 @@ def block_detail(pixels: np.ndarray, rows: int, columns: int) -> np.ndarray:
     return (detail**2).reshape(rows, BLOCK, columns, BLOCK, 3).mean(axis=(1, 3, 4))
 
 
-def block_bits(bitplane: np.ndarray, earlier: list[np.ndarray], prior) -> np.ndarray:
-    """(rows, columns): the bits each cell of ``bitplane`` (channels, rows, columns) costs under ``prior``."""
-    p_one = rans.probabilities(prior_coding.cell_logits(bitplane, earlier, prior)).reshape(bitplane.shape)
-    chance = np.where(bitplane, p_one, 1 - p_one)
-    return -np.log2(np.maximum(chance, 1e-12)).sum(axis=0)
+def block_errors(source: np.ndarray, picture: np.ndarray, rows: int, columns: int) -> np.ndarray:
+    """(rows * columns,): squared error of ``picture`` summed over each block (padding counts 0)."""
+    height, width = source.shape[:2]
+    errors = np.zeros((rows * BLOCK, columns * BLOCK))
+    errors[:height, :width] = ((source.astype(np.float64) - picture) ** 2).sum(axis=2)
+    return errors.reshape(rows, BLOCK, columns, BLOCK).sum(axis=(1, 3)).ravel()
 
 
-def photo_blocks(path: Path, model) -> tuple[np.ndarray, list[np.ndarray]]:
-    """A photo's block detail and, per iteration, its block bits (all flattened)."""
+def photo_blocks(path: Path, model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A photo's block detail (blocks,), block bits (iterations, blocks), and the drop in each block's
+    squared error that each iteration brings (iterations, blocks)."""
     pixels = np.asarray(Image.open(path).convert("RGB"))
     bitplanes = codec.encode_pixels(model, pixels, model.info.iterations)
     rows, columns = bitplanes[0].shape[1:]
-    bits = [block_bits(plane, bitplanes[:k], model.prior).ravel() for k, plane in enumerate(bitplanes)]
-    return block_detail(pixels, rows, columns).ravel(), bits
+    bits = [
+        bit_costs(plane, bitplanes[:k], model.prior).sum(axis=0).ravel() for k, plane in enumerate(bitplanes)
+    ]
+    pictures = codec.decode_iterations(model, bitplanes, *pixels.shape[:2])
+    errors = [block_errors(pixels, picture, rows, columns) for picture in [np.zeros(pixels.shape), *pictures]]
+    return block_detail(pixels, rows, columns).ravel(), np.array(bits), -np.diff(errors, axis=0)
 
 
-def quarter_means(detail: np.ndarray, bits: np.ndarray) -> list[float]:
-    """Mean bits of the blocks in each quarter of ``detail``, flattest first."""
-    order = np.argsort(detail, kind="stable")
-    return [float(bits[part].mean()) for part in np.array_split(order, len(QUARTERS))]
+def quarters(detail: np.ndarray) -> list[np.ndarray]:
+    """Indices of the blocks in each quarter of ``detail``, flattest first."""
+    return np.array_split(np.argsort(detail, kind="stable"), len(QUARTERS))
 
 
 def main(argv=None) -> None:
@@ -85,23 +95,26 @@ def main(argv=None) -> None:
     photos = list_images(args.images)
     if not photos:
         p.error(f"no photos in {args.images}")
-    details, bits_per_iteration = [], []
-    for path in photos:
-        detail, bits = photo_blocks(path, model)
-        details.append(detail)
-        bits_per_iteration.append(bits)
-    detail = np.concatenate(details)
+    detail, bits, drops = (
+        np.concatenate(parts, axis=-1) for parts in zip(*(photo_blocks(p, model) for p in photos))
+    )
+    parts = quarters(detail)
+    shown = [k for k in args.iterations if 1 <= k <= model.info.iterations]
     print(f"{len(photos)} photos of {args.images}, {detail.size} blocks of 16x16, model {args.model}")
-    print("bits a block costs (context prior), blocks in quarters by detail finer than 2 px, flat to busy")
+    print("\nbits a block costs (context prior), blocks in quarters by detail finer than 2 px, flat to busy")
     print("| iteration | " + " | ".join(QUARTERS) + " | flattest / busiest |")
     print("|---" * (len(QUARTERS) + 2) + "|")
-    for k in args.iterations:
-        if not 1 <= k <= model.info.iterations:
-            continue
-        bits = np.concatenate([photo[k - 1] for photo in bits_per_iteration])
-        means = quarter_means(detail, bits)
-        cells = " | ".join(f"{m:.1f}" for m in means)
-        print(f"| {k} | {cells} | {means[0] / means[-1]:.2f} |")
+    for k in shown:
+        means = [bits[k - 1, part].mean() for part in parts]
+        print(f"| {k} | " + " | ".join(f"{m:.1f}" for m in means) + f" | {means[0] / means[-1]:.2f} |")
+    print("\neach quarter's share of an iteration's bits / of the drop in squared error it brings")
+    print("| iteration | " + " | ".join(QUARTERS) + " |")
+    print("|---" * (len(QUARTERS) + 1) + "|")
+    for k in shown:
+        bit_share = [bits[k - 1, part].sum() / bits[k - 1].sum() for part in parts]
+        drop_share = [drops[k - 1, part].sum() / drops[k - 1].sum() for part in parts]
+        shares = [f"{b:.2f} / {d:.2f}" for b, d in zip(bit_share, drop_share)]
+        print(f"| {k} | " + " | ".join(shares) + " |")
 
 
 if __name__ == "__main__":
