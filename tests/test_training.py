@@ -241,6 +241,59 @@ def test_training_prices_the_bits_and_resumes_the_price(tmp_path, photos):
     )
 
 
+@torch.no_grad()
+def test_cells_that_reach_the_stop_psnr_send_nothing_more():
+    codec = varied_codec(
+        {
+            "decoder_hidden": [8, 8],
+            "decoder_input_kernels": [3, 3],
+            "decoder_hidden_spatial": [1, 1],
+            "synthesis": [8, 8],
+        }
+    )
+    codec.eval()
+    torch.manual_seed(0)
+    image = torch.rand(1, 3, 32, 48) - 0.5
+    plain = codec(image, 3, "sign")
+    never = []
+    assert all(
+        torch.equal(a, b) for a, b in zip(plain, codec(image, 3, "sign", stop_psnr=200.0, sending_out=never))
+    )
+    assert [s.shape for s in never] == [(1, 1, 2, 3)] * 3 and all(bool(s.all()) for s in never)
+    # a cell stops once its reconstruction is within the PSNR: then the decoder reads 0 for its bits
+    first = plain[0]
+    cell_psnr = -10 * torch.log10(
+        torch.nn.functional.avg_pool2d((image - first).pow(2).mean(dim=1, keepdim=True), 16)
+    )
+    threshold = float(cell_psnr.median())
+    sending = []
+    bits = []
+    stopped = codec(image, 3, "sign", bits_out=bits, stop_psnr=threshold, sending_out=sending)
+    assert torch.equal(stopped[0], first) and bool(sending[0].all())
+    assert torch.equal(sending[1], (cell_psnr < threshold).float())
+    assert 0 < int(sending[1].sum()) < 6
+    assert bool((sending[2] <= sending[1]).all())  # a cell that stopped stays stopped
+    # the second iteration is what the decoder makes of the bits with the stopped cells' set to 0
+    _, states = codec.decoder(bits[0], codec.zero_states(1, 32, 48)[1])
+    by_hand, _ = codec.decoder(bits[1] * sending[1], states)
+    assert torch.allclose(stopped[1], by_hand, atol=1e-6)
+    assert not torch.allclose(stopped[1], plain[1])
+
+
+def test_training_for_adaptive_bits_validates_the_bits_of_the_cells_still_sending(tmp_path, photos):
+    run = tmp_path / "run"
+    val = photo_folder(tmp_path / "val", 256, 256, count=1)
+    options = ("--rate-weight", "0", "--val", str(val), "--val-every", "2")
+    run_training(photos, run, 2, *options)
+    run_training(photos, tmp_path / "stopped", 2, *options, "--stop-psnr", "0")  # every cell stops at once
+    rates = [
+        [json.loads(line) for line in (r / "train.log").read_text().splitlines() if "val_psnr" in line][-1]
+        for r in (run, tmp_path / "stopped")
+    ]
+    assert rates[0]["val_price_bpp"][1] > 0
+    assert rates[1]["val_price_bpp"][0] > 0 and rates[1]["val_price_bpp"][1] == 0
+
+
 def test_the_rate_weight_is_one_for_all_iterations_or_one_per_iteration(tmp_path):
     common = ["--images", str(tmp_path), "--run", str(tmp_path / "run"), "--iterations", "3"]
     assert train.parse_args([*common, "--rate-weight", "0.5"]).rate_weight == [0.5, 0.5, 0.5]

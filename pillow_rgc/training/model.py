@@ -327,10 +327,17 @@ class ResidualCodec(nn.Module):
         iterations: int,
         binarizer: str = "stochastic",
         bits_out: list | None = None,
+        stop_psnr: float | None = None,
+        sending_out: list | None = None,
     ) -> list[torch.Tensor]:
         """Reconstructions after each iteration; ``image`` is (N,3,H,W) in [-0.5, 0.5].
 
         ``bits_out``, when given, collects each iteration's bits (``rate.BitPrice`` prices them).
+
+        ``stop_psnr`` (dB) trains for spatially adaptive bits (``benchmarks/adaptive_bits.py``'s
+        ``psnr`` rule): a code cell whose reconstruction reaches it stops sending, and from the
+        next iteration on the decoder reads 0 for its bits, as it would for bits a file does not
+        hold. ``sending_out`` collects, per iteration, which cells sent (N, 1, h, w).
 
         When the encoder's first convolution is frozen (freeze training), the
         residual it reads is detached: earlier decoder outputs then get no
@@ -342,16 +349,40 @@ class ResidualCodec(nn.Module):
         reconstruction = torch.zeros_like(image)
         outputs = []
         detach = not self.encoder.conv.weight.requires_grad
+        sending = None
         for _ in range(iterations):
             seen = reconstruction.detach() if detach else reconstruction
             code, enc_states = self.encoder(image - seen, enc_states)
             bits = binarize(code, binarizer)
             if bits_out is not None:
                 bits_out.append(bits)
+            if stop_psnr is not None:
+                sending = self.cells_sending(image, reconstruction, stop_psnr, sending)
+                if sending_out is not None:
+                    sending_out.append(sending)
+                bits = bits * sending
             picture, dec_states = self.decoder(bits, dec_states)
             reconstruction = self.reconstruction_after(reconstruction, picture)
             outputs.append(reconstruction)
         return outputs
+
+    @torch.no_grad()
+    def cells_sending(
+        self,
+        image: torch.Tensor,
+        reconstruction: torch.Tensor,
+        stop_psnr: float,
+        sending: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """(N, 1, h, w): 1 for the code cells that still send (all of them before the first iteration),
+        0 for those whose reconstruction has reached ``stop_psnr`` dB; a cell that stopped stays stopped."""
+        if sending is None:
+            n, _, h, w = image.shape
+            return image.new_ones(n, 1, h // self.arch.STRIDE, w // self.arch.STRIDE)
+        mse = F.avg_pool2d(
+            (image - reconstruction.float()).pow(2).mean(dim=1, keepdim=True), self.arch.STRIDE
+        )
+        return sending * (mse > 10 ** (-stop_psnr / 10)).to(sending.dtype)
 
     def reconstruction_after(self, reconstruction: torch.Tensor, picture: torch.Tensor) -> torch.Tensor:
         """What an iteration leaves: the decoder's picture (one-shot) or the sum so far plus its increment."""

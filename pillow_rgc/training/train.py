@@ -92,13 +92,21 @@ def eight_bit_scores(out: torch.Tensor, crops: torch.Tensor) -> tuple[float, flo
 
 @torch.no_grad()
 def validation_scores(
-    model: ResidualCodec, crops: torch.Tensor, iterations: int, price: BitPrice | None = None
+    model: ResidualCodec,
+    crops: torch.Tensor,
+    iterations: int,
+    price: BitPrice | None = None,
+    stop_psnr: float | None = None,
 ) -> dict[str, list[float]]:
     """PSNR (dB) and mean MS-SSIM of each iteration's 8-bit reconstruction of fixed validation crops,
-    and with ``price`` the bits per pixel it puts on each iteration's bits."""
+    and with ``price`` the bits per pixel it puts on each iteration's bits (with ``stop_psnr``: on
+    those of the cells still sending)."""
     model.eval()
     bits = None if price is None else []
-    outputs = model(crops, iterations, binarizer="sign", bits_out=bits)
+    sending = [] if stop_psnr is not None else None
+    outputs = model(
+        crops, iterations, binarizer="sign", bits_out=bits, stop_psnr=stop_psnr, sending_out=sending
+    )
     model.train()
     scores = [eight_bit_scores(out, crops) for out in outputs]
     result = {
@@ -106,8 +114,11 @@ def validation_scores(
         "val_ms_ssim": [round(msssim, 4) for _, msssim in scores],
     }
     if price is not None:
-        rates = price(bits, crops.shape[-2] * crops.shape[-1])
-        result["val_price_bpp"] = [round(rate, 4) for rate in rates.tolist()]
+        nats = price.nats(bits)
+        if sending is not None:
+            nats = [cost * cells for cost, cells in zip(nats, sending)]
+        pixels = math.log(2) * crops.shape[0] * crops.shape[-2] * crops.shape[-1]
+        result["val_price_bpp"] = [round(cost.sum().item() / pixels, 4) for cost in nats]
     return result
 
 
@@ -173,6 +184,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="price the bits (rate.BitPrice, fitted alongside) and add this weight times their bits per "
         "pixel, the mean over iterations, to the loss; 0 only measures the price; a comma-separated "
         "list gives each iteration its own weight (e.g. only the last ones)",
+    )
+    p.add_argument(
+        "--stop-psnr",
+        type=float,
+        default=None,
+        help="train for spatially adaptive bits: a 16x16 cell whose reconstruction reaches this PSNR (dB) "
+        "stops sending, and the decoder reads 0 for its later bits (validation too)",
     )
     p.add_argument(
         "--binarizer",
@@ -397,7 +415,7 @@ def train(args: argparse.Namespace) -> Path:
         batch = sampler.batch(args.batch)
         bits = None if price is None else []
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=not args.no_bf16):
-            outputs = model(batch, args.iterations, args.binarizer, bits)
+            outputs = model(batch, args.iterations, args.binarizer, bits, args.stop_psnr)
         loss = codec_loss(
             batch,
             outputs,
@@ -434,7 +452,7 @@ def train(args: argparse.Namespace) -> Path:
             log.write(json.dumps({"snapshot": snapshot.name, **_rounded(progress)}) + "\n")
             next_snapshot += args.snapshot_every
         if crops is not None and progress.step % args.val_every == 0:
-            scores = validation_scores(model, crops, args.iterations, price)
+            scores = validation_scores(model, crops, args.iterations, price, args.stop_psnr)
             log.write(json.dumps({"step": progress.step, **scores}) + "\n")
         progress.seconds += time.time() - wall  # checkpoints and validation included
         progress.cpu_seconds += time.process_time() - cpu
