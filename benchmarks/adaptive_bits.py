@@ -1,7 +1,7 @@
 """Would spatially adaptive bits pay? Code cells that stop receiving bits, estimated without a format.
 
 Usage:
-    python benchmarks/adaptive_bits.py DIR [--model ID] [--limit N]
+    python benchmarks/adaptive_bits.py DIR [--model ID] [--reference ID] [--rules psnr:38 ...] [--limit N]
 
 Johnston et al. (2018) send an iteration's bits only for the code cells (here
 16x16 pixels) that still need them; the others get none and their decoder
@@ -21,9 +21,11 @@ Rates are estimates that favour the rules: a sent bit costs its information
 under the model's context prior (``-log2 p``, what coding 3 spends, within a
 fraction of a percent), computed with every cell's true bits as context; the
 per-iteration map of cells that stop costs its binary entropy over the cells
-still sending, plus 16 bits. The table gives each rule's Bjontegaard rate
-against sending every cell (MS-SSIM in dB; negative: the rule saves bits) and
-the mean bpp and MS-SSIM after the last iteration.
+still sending, plus 16 bits. The table gives each rule's Bjontegaard rates
+against sending every cell (on MS-SSIM in dB and on PSNR; negative: the rule
+saves bits) and the mean bpp, MS-SSIM and PSNR after the last iteration.
+``--reference`` measures them against another model's every-cell curve instead
+(a model trained with ``train --stop-psnr`` against the one it started from).
 """
 
 from __future__ import annotations
@@ -136,25 +138,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dir", type=Path)
     parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument(
+        "--reference",
+        default=None,
+        help="model whose every-cell curve the BD-rates are against (default: --model)",
+    )
+    parser.add_argument(
+        "--rules", nargs="*", type=stopping_rule, default=RULES, help="e.g. psnr:38 ssim:0.99"
+    )
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
-    model = load_model(args.model)
-    if model.prior is None:
-        parser.error(f"{args.model} has no context prior to price the bits with")
+    model, reference_model = (load_model(m) for m in (args.model, args.reference or args.model))
+    for loaded, name in ((model, args.model), (reference_model, args.reference)):
+        if loaded.prior is None:
+            parser.error(f"{name} has no context prior to price the bits with")
     photos = [np.asarray(Image.open(p).convert("RGB")) for p in list_images(args.dir)[: args.limit]]
-    plain = [curve(model, pixels) for pixels in photos]
+    reference = [curve(reference_model, pixels) for pixels in photos]
+    against = args.reference or "every cell"
     print(f"{args.model} on {len(photos)} photos of {args.dir}; bits priced by the context prior\n")
     print(
-        "| rule | BD-rate vs every cell, MS-SSIM dB | PSNR | after the last iteration: bpp | MS-SSIM | PSNR |"
+        f"| rule | BD-rate vs {against}, MS-SSIM dB | PSNR | after the last iteration: bpp | MS-SSIM | PSNR |"
     )
     print("|---|---|---|---|---|---|")
-    last = np.mean([points[-1] for points in plain], axis=0)
-    print(f"| every cell | 0 % | 0 % | {last[0]:.3f} | {last[1]:.4f} | {last[2]:.2f} |")
-    for rule in RULES:
-        curves = [curve(model, pixels, rule) for pixels in photos]
+    for rule in [None, *args.rules]:
+        if rule is None and args.reference is None:
+            curves = reference
+        else:
+            curves = [curve(model, pixels, rule) for pixels in photos]
         on_ms_ssim, on_psnr = [], []
-        for reference, test in zip(plain, curves):
-            (r1, m1, p1), (r2, m2, p2) = zip(*reference), zip(*test)
+        for plain, test in zip(reference, curves):
+            (r1, m1, p1), (r2, m2, p2) = zip(*plain), zip(*test)
             for rates, rate in (
                 (on_ms_ssim, bd_rate(r1, list(map(ms_ssim_db, m1)), r2, list(map(ms_ssim_db, m2)))),
                 (on_psnr, bd_rate(r1, p1, r2, p2)),
@@ -162,11 +175,24 @@ def main() -> None:
                 if rate is not None:
                     rates.append(100 * rate)
         last = np.mean([points[-1] for points in curves], axis=0)
+        name = "every cell" if rule is None else f"{rule[0]} {rule[1]:g}"
         print(
-            f"| {rule[0]} {rule[1]} | {np.mean(on_ms_ssim):+.1f} % | {np.mean(on_psnr):+.1f} % "
+            f"| {name} | {np.mean(on_ms_ssim):+.1f} % | {np.mean(on_psnr):+.1f} % "
             f"| {last[0]:.3f} | {last[1]:.4f} | {last[2]:.2f} |",
             flush=True,
         )
+
+
+def stopping_rule(text: str) -> tuple[str, float]:
+    """``psnr:38`` -> ("psnr", 38.0), for ``--rules``."""
+    kind, _, threshold = text.partition(":")
+    try:
+        value = float(threshold)
+    except ValueError:
+        value = None
+    if kind not in ("psnr", "ssim", "stall") or value is None:
+        raise argparse.ArgumentTypeError(f"expected psnr:T, ssim:T or stall:R, got {text!r}")
+    return kind, value
 
 
 if __name__ == "__main__":
