@@ -117,8 +117,8 @@ def validation_scores(
         nats = price.nats(bits)
         if sending is not None:
             nats = [cost * cells for cost, cells in zip(nats, sending)]
-        pixels = math.log(2) * crops.shape[0] * crops.shape[-2] * crops.shape[-1]
-        result["val_price_bpp"] = [round(cost.sum().item() / pixels, 4) for cost in nats]
+        nats_per_bpp = math.log(2) * crops.shape[0] * crops.shape[-2] * crops.shape[-1]
+        result["val_price_bpp"] = [round(cost.sum().item() / nats_per_bpp, 4) for cost in nats]
     return result
 
 
@@ -190,7 +190,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         type=float,
         default=None,
         help="train for spatially adaptive bits: a 16x16 cell whose reconstruction reaches this PSNR (dB) "
-        "stops sending, and the decoder reads 0 for its later bits (validation too)",
+        "stops sending, and the decoder reads 0 for its later bits (validation too; --rate-weight still "
+        "prices every cell's bits in training)",
     )
     p.add_argument(
         "--binarizer",
