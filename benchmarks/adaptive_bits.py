@@ -148,10 +148,11 @@ def main() -> None:
     )
     parser.add_argument("--limit", type=int, default=None)
     args = parser.parse_args()
-    model, reference_model = (load_model(m) for m in (args.model, args.reference or args.model))
-    for loaded, name in ((model, args.model), (reference_model, args.reference)):
-        if loaded.prior is None:
+    loaded = {name: load_model(name) for name in {args.model, args.reference or args.model}}
+    for name, model in loaded.items():
+        if model.prior is None:
             parser.error(f"{name} has no context prior to price the bits with")
+    model, reference_model = loaded[args.model], loaded[args.reference or args.model]
     photos = [np.asarray(Image.open(p).convert("RGB")) for p in list_images(args.dir)[: args.limit]]
     reference = [curve(reference_model, pixels) for pixels in photos]
     against = args.reference or "every cell"

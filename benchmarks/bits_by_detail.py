@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from adaptive_bits import bit_costs  # noqa: E402
+from residual_scales import box_blur  # noqa: E402
 
 from pillow_rgc import codec  # noqa: E402
 from pillow_rgc.models import DEFAULT_MODEL, load_model  # noqa: E402
@@ -51,8 +52,7 @@ def block_detail(pixels: np.ndarray, rows: int, columns: int) -> np.ndarray:
         ((0, rows * BLOCK - height), (0, columns * BLOCK - width), (0, 0)),
         mode="edge",
     )
-    pairs = padded.reshape(rows * BLOCK // 2, 2, columns * BLOCK // 2, 2, 3)
-    detail = pairs - pairs.mean(axis=(1, 3), keepdims=True)
+    detail = padded - box_blur(padded, 2)
     return (detail**2).reshape(rows, BLOCK, columns, BLOCK, 3).mean(axis=(1, 3, 4))
 
 

@@ -34,6 +34,15 @@ def test_a_new_price_charges_one_bit_a_bit():
     assert rates.tolist() == pytest.approx([CHANNELS / 256] * 2)
 
 
+def test_only_the_cells_still_sending_are_paid_for():
+    price = BitPrice(CHANNELS, 2)
+    bitplanes = [random_bits(0), random_bits(1)]
+    left_half = torch.zeros(2, 1, CELLS, CELLS)
+    left_half[..., : CELLS // 2] = 1
+    rates = price(bitplanes, PIXELS, [torch.ones(2, 1, CELLS, CELLS), left_half])
+    assert rates.tolist() == pytest.approx([CHANNELS / 256, CHANNELS / 512])
+
+
 def test_the_price_learns_what_earlier_iterations_and_lower_channels_predict():
     first = random_bits(0)
     second = -first  # each bit of iteration 2 is its channel's bit in iteration 1, flipped

@@ -136,11 +136,18 @@ class BitPrice(nn.Module):
             costs.append(F.softplus(logits) - (bits + 1) / 2 * logits)
         return costs
 
-    def forward(self, bitplanes: list[torch.Tensor], pixels: int) -> torch.Tensor:
-        """Bits per pixel of each iteration's bitplane, shape (iterations,); ``pixels`` of one picture."""
-        return torch.stack(
-            [nats.sum() / (math.log(2) * nats.shape[0] * pixels) for nats in self.nats(bitplanes)]
-        )
+    def forward(
+        self, bitplanes: list[torch.Tensor], pixels: int, sending: list[torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Bits per pixel of each iteration's bitplane, shape (iterations,); ``pixels`` of one picture.
+
+        ``sending`` (one (N, 1, h, w) mask of 0 and 1 per bitplane, ``ResidualCodec``'s
+        ``sending_out``): only the cells that send are paid for.
+        """
+        costs = self.nats(bitplanes)
+        if sending is not None:
+            costs = [nats * cells for nats, cells in zip(costs, sending)]
+        return torch.stack([nats.sum() / (math.log(2) * nats.shape[0] * pixels) for nats in costs])
 
 
 LEARNING_RATE = 1e-3

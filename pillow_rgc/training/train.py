@@ -114,11 +114,8 @@ def validation_scores(
         "val_ms_ssim": [round(msssim, 4) for _, msssim in scores],
     }
     if price is not None:
-        nats = price.nats(bits)
-        if sending is not None:
-            nats = [cost * cells for cost, cells in zip(nats, sending)]
-        nats_per_bpp = math.log(2) * crops.shape[0] * crops.shape[-2] * crops.shape[-1]
-        result["val_price_bpp"] = [round(cost.sum().item() / nats_per_bpp, 4) for cost in nats]
+        rates = price(bits, crops.shape[-2] * crops.shape[-1], sending)
+        result["val_price_bpp"] = [round(rate, 4) for rate in rates.tolist()]
     return result
 
 
