@@ -14,6 +14,11 @@ Rate control lives here. ``quality`` is read as in the spec's "Quality scale":
 limits are given, encoding stops at the first one reached. Targets the model
 cannot reach give all of its iterations.
 
+Code cells (16x16 pixels) whose reconstruction reaches ``stop_psnr`` dB stop
+receiving bits (silent cells, ``silence.py``): every block of a photo costs an
+iteration about the same bits, and a flat one that already looks right gains
+nothing from them.
+
 Big pictures (more than ``TILE_ABOVE_PIXELS``) are coded in tiles of about
 ``TILE_SIDE`` pixels (format 3.0), each a picture of its own for the network,
 so memory stays bounded whatever the size: the network's hidden states for a
@@ -36,13 +41,18 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import alpha, codec, container, entropy, metadata, modes, search
+from . import alpha, codec, container, entropy, metadata, modes, search, silence
 from .blas_threads import single_threaded_blas
 from .models import DEFAULT_MODEL, ModelError, load_model
 from .prefetch import prefetched
 from .quality import MsSsimReference, ms_ssim_for_jpeg_quality
 
 DEFAULT_QUALITY = 75
+
+STOP_PSNR = 38.0
+"""A code cell whose 8-bit reconstruction reaches this PSNR (dB) stops receiving bits. On val with
+``rgc-oneshot-8`` (``benchmarks/adaptive_bits.py``), 38 gave the best balance of BD-rate on MS-SSIM
+and on PSNR among 36, 38 and 40."""
 CHUNK_OVERHEAD = 4 + 4 + 3 + 4  # length, type, ITER index and coding, CRC
 
 TILE_ABOVE_PIXELS = 1 << 21
@@ -127,6 +137,7 @@ def encode(
     xmp: bytes | str | None = None,
     tile_side: int | None = None,
     segmented: bool = False,
+    stop_psnr: float | None = STOP_PSNR,
 ) -> bytes:
     """Encode ``image`` as a complete ``.rgc`` file; see the module docstring for the limits.
 
@@ -139,6 +150,10 @@ def encode(
     the quality of a file made for that size. It needs a model with a context
     prior, and applies to untiled pictures (big pictures are coded in tiles,
     whose iterations a cut keeps whole).
+
+    ``stop_psnr``: code cells whose reconstruction reaches it (dB) stop receiving
+    bits (codings 5 and 6, version 2.3); None sends every cell every iteration.
+    Needs a model with a context prior (ignored otherwise).
 
     ``exif``, ``icc_profile`` and ``xmp`` are stored as given (:func:`metadata.to_chunks`);
     nothing is taken from ``image.info`` here (the Pillow plugin decides that).
@@ -177,8 +192,11 @@ def encode(
         tile_overlap=overlap,
     )
     limit = min(iterations or info.iterations, info.iterations)
+    stop_psnr = stop_psnr if loaded.prior is not None else None
     if header.tiled:
-        data = _encode_tiles(header, loaded, pixels, reference, limit, target, ancillary, alpha_data)
+        data = _encode_tiles(
+            header, loaded, pixels, reference, limit, target, ancillary, alpha_data, stop_psnr
+        )
         return data if max_bytes is None else _cut_to(data, max_bytes)
     raw_size = header.raw_payload_size()
     frame_bytes = (
@@ -188,7 +206,9 @@ def encode(
     )
     room = math.inf if max_bytes is None else max_bytes - frame_bytes
     largest = header.max_entry_payload()
-    payloads = _encode_tile(loaded, pixels, reference, mode, limit, target, largest, room, segmented)
+    payloads = _encode_tile(
+        loaded, pixels, reference, mode, limit, target, largest, room, segmented, stop_psnr
+    )
     if not payloads:
         raise ValueError(
             f"max_bytes={max_bytes} is too small: the file needs {frame_bytes} bytes and some bits"
@@ -201,7 +221,16 @@ def encode(
 
 
 def _encode_tile(
-    loaded, pixels, reference, mode, limit, target, largest: int, room=math.inf, segmented=False
+    loaded,
+    pixels,
+    reference,
+    mode,
+    limit,
+    target,
+    largest: int,
+    room=math.inf,
+    segmented=False,
+    stop_psnr=None,
 ) -> list[tuple[int, bytes]]:
     """(coding, payload) of each iteration of one picture or tile, under its rate control.
 
@@ -211,6 +240,7 @@ def _encode_tile(
     reach the target within the room, else to the most that fit (:func:`_last_iteration`).
     ``largest``: the longest payload an ITER chunk (or tile entry) may carry.
     ``segmented``: every iteration but the first in coding 4 (see :func:`encode`).
+    ``stop_psnr``: the cells that reach it stop receiving bits (see :func:`encode`; needs the prior).
     """
     payloads: list[tuple[int, bytes]] = []
     choice = entropy.CodingChoice(loaded.prior)
@@ -218,6 +248,16 @@ def _encode_tile(
     if target is not None:
         scorer = MsSsimReference(reference, on_graph=True)  # the source's half of MS-SSIM, once
         goal = _Goal(lambda r: scorer.score(modes.output_pixels(r.pixels(), mode), at_least=target), target)
+
+    rule = silence.writer_rule(pixels, loaded.info.code_stride, stop_psnr) if stop_psnr else None
+
+    def silence_reached(bits: np.ndarray, earlier: list[np.ndarray], reconstruction) -> np.ndarray:
+        """``bits`` silenced by the writer's rule, unless the coding-5 payload would pass ``largest``
+        (tiny pictures): every cell sends then."""
+        quiet = rule(bits, earlier, reconstruction)
+        if quiet is not bits and len(choice.encode(quiet, earlier)[1]) > largest:
+            return bits
+        return quiet
 
     def prefixes_of(bits: np.ndarray, earlier: list[np.ndarray], segments: int) -> list[bytes]:
         """Coding-4 payloads with 1, 2 ... all of at most ``segments`` segments, as far as they fit."""
@@ -231,7 +271,7 @@ def _encode_tile(
         bits, earlier = bitplanes[-1], bitplanes[:-1]
         prefixes = prefixes_of(bits, earlier, entropy.PARTIAL_SEGMENTS) if segmented else None
         if prefixes and len(prefixes) == entropy.segment_count(len(bits), entropy.PARTIAL_SEGMENTS):
-            whole = entropy.SEGMENTED, prefixes[-1]
+            whole = entropy.segmented_coding(bits), prefixes[-1]
         else:
             whole = choice.encode(bits, earlier)
         fits = CHUNK_OVERHEAD + len(whole[1]) <= room
@@ -249,7 +289,7 @@ def _encode_tile(
             payloads.append(last)
         return False
 
-    codec.encode_pixels(loaded, pixels, limit, keep_going)
+    codec.encode_pixels(loaded, pixels, limit, keep_going, silence_reached if rule else None)
     return payloads
 
 
@@ -275,7 +315,8 @@ def _last_iteration(bits, reconstruction, goal, room: float, whole, prefixes) ->
     segments), else the last; but ``whole`` instead of a prefix no smaller. None
     when nothing fits. Leaves ``reconstruction`` at the payload chosen.
     """
-    candidates = [(entropy.SEGMENTED, p) for p in prefixes[:-1] if len(p) <= room]  # sizes grow
+    coding = entropy.segmented_coding(bits)
+    candidates = [(coding, p) for p in prefixes[:-1] if len(p) <= room]  # sizes grow
     if len(whole[1]) <= room:
         candidates.append(whole)
     if not candidates:
@@ -300,7 +341,9 @@ def _last_iteration(bits, reconstruction, goal, room: float, whole, prefixes) ->
     return chosen
 
 
-def _encode_tiles(header, loaded, pixels, reference, limit, target, ancillary, alpha_data) -> bytes:
+def _encode_tiles(
+    header, loaded, pixels, reference, limit, target, ancillary, alpha_data, stop_psnr=None
+) -> bytes:
     """A tiled file (format 3.x): each tile coded on its own, then one ITER chunk per iteration."""
     per_tile = [
         _encode_tile(
@@ -311,6 +354,7 @@ def _encode_tiles(header, loaded, pixels, reference, limit, target, ancillary, a
             limit,
             target,
             header.max_entry_payload(w, h),
+            stop_psnr=stop_psnr,
         )
         for x, y, w, h in header.tiles()
     ]

@@ -8,7 +8,8 @@ to a multiple of the code stride by edge replication; the decoder crops back.
 
 Bitplanes are boolean arrays of shape (channels, rows, columns), True for +1.
 The last bitplane of a file may be partial: only its first channels, a
-shorter array; the decoder network reads the missing bits as 0 (unknown).
+shorter array; the decoder network reads the missing bits as 0 (unknown), as it
+does the bits of silent cells (``silence.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from . import tiling
 from .models import LoadedModel
+from .silence import signs_of
 
 
 def padded_size(height: int, width: int, stride: int) -> tuple[int, int]:
@@ -40,9 +42,10 @@ def to_pixels(reconstruction: np.ndarray, height: int, width: int) -> np.ndarray
 
 
 def _as_signs(bits: np.ndarray, channels: int) -> np.ndarray:
-    """The decoder network's input: +1 and -1 for the bits, 0 for the channels a partial iteration lacks."""
+    """The decoder network's input: +1 and -1 for the bits, 0 for silent cells and for the channels a
+    partial iteration lacks."""
     signs = np.zeros((1, channels, *bits.shape[1:]), np.float32)
-    signs[0, : len(bits)] = np.where(bits, np.float32(1), np.float32(-1))
+    signs[0, : len(bits)] = signs_of(bits, np.float32)
     return signs
 
 
@@ -51,11 +54,14 @@ def encode_pixels(
     pixels: np.ndarray,
     max_iterations: int,
     keep_going: Callable[[list[np.ndarray], Reconstruction], bool] = lambda bitplanes, reconstruction: True,
+    silence: Callable[[np.ndarray, list[np.ndarray], Reconstruction], np.ndarray] | None = None,
 ) -> list[np.ndarray]:
     """Bitplanes of ``pixels`` (H,W,3 uint8), one per iteration.
 
     After each iteration ``keep_going(bitplanes_so_far, reconstruction)``
     decides whether to add another one (rate control); at most ``max_iterations``.
+    Before an iteration is decoded, ``silence(bits, bitplanes_so_far, reconstruction)``
+    may silence cells of its bits (``silence.silenced``).
     """
     height, width = pixels.shape[:2]
     image = to_network(pixels, model.info.code_stride)
@@ -64,7 +70,8 @@ def encode_pixels(
     bitplanes = []
     while len(bitplanes) < max_iterations:
         signs, states = model.encode_step(image - reconstruction.value, states)
-        bitplanes.append(signs[0] > 0)
+        bits = signs[0] > 0
+        bitplanes.append(bits if silence is None else silence(bits, bitplanes, reconstruction))
         reconstruction.add(bitplanes[-1])
         if not keep_going(bitplanes, reconstruction):
             break

@@ -74,6 +74,10 @@ CODING_CONTEXT = 1
 CODING_TILED = 2
 CODING_PRIOR = 3
 CODING_SEGMENTED = 4
+CODING_SILENT = 5
+CODING_SILENT_SEGMENTED = 6
+SEGMENTED_CODINGS = (CODING_SEGMENTED, CODING_SILENT_SEGMENTED)
+"""The codings whose payload may stop after any segment (a partial iteration, or a cut chunk's)."""
 
 CODING_VERSION = {
     CODING_RAW: FORMAT_VERSION,
@@ -81,6 +85,8 @@ CODING_VERSION = {
     CODING_TILED: TILED_VERSION,
     CODING_PRIOR: (2, 1),
     CODING_SEGMENTED: (2, 2),
+    CODING_SILENT: (2, 3),
+    CODING_SILENT_SEGMENTED: (2, 3),
 }
 """The major and the minor version each ITER coding needs at least.  2.0 adds coding 1
 (context-coded bits, ``entropy.py``), which a 1.x reader refuses as an unsupported
@@ -88,7 +94,8 @@ coding, so a file with a coding-1 chunk is written as 2.0; a file whose chunks a
 coding 0 (and without alpha) stays 1.0.  Coding 3 (prior-coded bits, ``prior_coding.py``)
 is minor version 1 of majors 2 and 3: a file using it, in a chunk or a tile entry, is
 2.1, or 3.1 when tiled.  Coding 4 (coding 3 in segments, so that the last iteration may
-hold only its first channels) is minor version 2: 2.2, or 3.2 when tiled.  The needs
+hold only its first channels) is minor version 2: 2.2, or 3.2 when tiled.  Codings 5 and 6
+(codings 3 and 4 with silent cells, ``silence.py``) are minor version 3.  The needs
 combine part by part: the highest major, the highest minor."""
 
 MAX_DIMENSION = 1 << 24
@@ -326,8 +333,8 @@ def version_for(mode: str, codings=()) -> tuple[int, int]:
     """The version this module writes for a picture of ``mode`` with ``codings`` (of chunks and tile entries).
 
     Tiles (coding 2) need 3.0; alpha needs 2.0, and so does any coding-1 chunk;
-    coding 3 needs minor version 1 (2.1, or 3.1 with tiles), coding 4 minor version 2;
-    anything else is 1.0.
+    coding 3 needs minor version 1 (2.1, or 3.1 with tiles), coding 4 minor version 2,
+    codings 5 and 6 minor version 3; anything else is 1.0.
     """
     base = ALPHA_VERSION if mode in ALPHA_MODES else FORMAT_VERSION
     needs = [base, *(CODING_VERSION[coding] for coding in codings)]
@@ -780,10 +787,10 @@ def _chunks(fp, start: int, offset: int, size: int, walk: _Walk, wanted=lambda c
         walk.check_frame(offset, frame.length, frame.type)
         end = offset + _FRAME.sizeof() + frame.length + 4
         if end > size:
-            if frame.type == b"ITER" and not walk.header.tiled:  # only coding 4 is read when cut
+            if frame.type == b"ITER" and not walk.header.tiled:  # only codings 4 and 6 are read when cut
                 available = min(frame.length, size - offset - _FRAME.sizeof())
                 head = fp.read(min(_ITER_FIXED, available))
-                if len(head) == _ITER_FIXED and head[2] == CODING_SEGMENTED:
+                if len(head) == _ITER_FIXED and head[2] in SEGMENTED_CODINGS:
                     yield _CUT_ITER, offset, head + fp.read(available - _ITER_FIXED)
             return
         data = None
@@ -803,18 +810,18 @@ _CUT_ITER = b"ITER cut"
 
 
 def _cut_iteration(walk: _Walk, data: bytes, offset: int) -> IterationChunk | None:
-    """The complete segments of a coding-4 ITER chunk that the file ends inside, or None.
+    """The complete segments of a coding-4 (or 6) ITER chunk that the file ends inside, or None.
 
     A cut is not an error (spec: "Reading a file", 4), so a cut chunk that is not
-    coding 4, holds no complete segment or breaks a rule is ignored, as any
+    coding 4 or 6, holds no complete segment or breaks a rule is ignored, as any
     other cut chunk is. Its CRC is not there to check; each segment's coded
     words must still be used up exactly when decoded.
     """
     header = walk.header
-    fields = _ITER.parse(data)  # ``_chunks`` hands on only the coding-4 chunks of one-tile pictures
+    fields = _ITER.parse(data)  # ``_chunks`` hands on only the coding-4 and 6 chunks of one-tile pictures
     if fields.index != walk.iterations:
         return None
-    payload = entropy.whole_segments(fields.payload, header.code_channels)
+    payload = entropy.whole_segments(fields.coding, fields.payload, header.code_channels)
     if not payload or _tile_payload_problem(
         header, fields.coding, payload, fields.index, header.width, header.height
     ):
@@ -861,7 +868,7 @@ def _payload_problem(
     if coding != CODING_TILED:
         problem = _tile_payload_problem(header, coding, payload, index, header.width, header.height)
         if not problem and index + 1 < header.iterations and _partial(header, coding, payload):
-            problem = "a partial iteration (coding 4 without all its segments) before the last"
+            problem = "a partial iteration (coding 4 or 6 without all its segments) before the last"
         return problem, None
     tiles = header.tiles()
     problem, entries = _tile_entries(payload, len(tiles))
@@ -891,14 +898,14 @@ def _partial(header: Header, coding: int, payload: bytes) -> bool:
 def _tile_payload_problem(
     header: Header, coding: int, payload: bytes, index: int, width: int, height: int
 ) -> str | None:
-    """What is wrong with the coding-0, 1, 3 or 4 bits of a picture or tile, or None."""
+    """What is wrong with the coding-0, 1, 3, 4, 5 or 6 bits of a picture or tile, or None."""
     if coding == CODING_RAW:
         expected = header.raw_payload_size(width, height)
         return None if len(payload) == expected else f"payload of {len(payload)} bytes, expected {expected}"
-    if coding in (CODING_CONTEXT, CODING_PRIOR, CODING_SEGMENTED):
+    if coding in CODING_VERSION and coding not in (CODING_RAW, CODING_TILED):
         problem = _coding_problem(header.version, coding)
-        if not problem and coding == CODING_SEGMENTED and not index:
-            problem = "coding 4 in the first iteration"
+        if not problem and coding in _NEVER_FIRST and not index:
+            problem = f"coding {coding} in the first iteration"
         return problem or entropy.payload_problem(coding, payload, header.code_shape(width, height), index)
     return f"unsupported coding {coding}"
 
@@ -950,13 +957,17 @@ def scan(fp, on_corrupt: str = "raise") -> Scan:
 # --- truncation --------------------------------------------------------------
 
 
+_NEVER_FIRST = (CODING_SEGMENTED, CODING_SILENT, CODING_SILENT_SEGMENTED)
+"""Codings that MUST NOT store ITER 0 (spec: "Versioning"), so a reader that predates them gets a picture."""
+
+
 def truncate(data: bytes, iterations: int | None = None, max_bytes: int | None = None) -> bytes:
     """A complete, self-consistent file holding the first iterations of ``data``.
 
     Keeps the first ``iterations`` ITER chunks, or as many as fit in
     ``max_bytes`` (the whole output, IEND included), the smaller when both are
     given, and every chunk between HEAD and the last kept ITER verbatim
-    (ancillary chunks included). When ``max_bytes`` stops it at a coding-4
+    (ancillary chunks included). When ``max_bytes`` stops it at a coding-4 or 6
     chunk (of a one-tile picture), the complete segments of that chunk that
     fit make a partial last iteration. The HEAD ``iterations`` field is set to
     the number kept (and its CRC recomputed), so the result reads as complete
@@ -976,7 +987,7 @@ def truncate(data: bytes, iterations: int | None = None, max_bytes: int | None =
             raise ValueError(f"not even one iteration fits in {max_bytes} bytes (needs {sizes[0]})")
     last = chunks[keep - 1]
     cut = []
-    if keep < wanted:  # max_bytes stopped it: a coding-4 chunk may still give its first segments
+    if keep < wanted:  # max_bytes stopped it: a coding-4 or 6 chunk may still give its first segments
         cut = _segments_that_fit(parsed.header, chunks[keep], max_bytes - sizes[keep - 1])
     _, head_end = _read_head(data)
     head = _HEAD.parse(_CHUNK.parse(data[len(SIGNATURE) : head_end]).data)
@@ -993,11 +1004,12 @@ def _iteration_chunk(index: int, coding: int, payload: bytes) -> bytes:
 
 
 def _segments_that_fit(header: Header, chunk: IterationChunk, room: int) -> list[bytes]:
-    """An ITER chunk of the complete segments of coding-4 ``chunk`` that fit ``room`` more bytes, or none."""
-    if chunk.coding != CODING_SEGMENTED or header.tiled:
+    """An ITER chunk of the complete segments of coding-4 (or 6) ``chunk`` that fit ``room`` more bytes, or
+    none."""
+    if header.tiled:
         return []
     fitting = room - _FRAME.sizeof() - _ITER_FIXED - 4  # frame, index and coding, CRC
-    payload = entropy.whole_segments(chunk.payload[: max(fitting, 0)], header.code_channels)
+    payload = entropy.whole_segments(chunk.coding, chunk.payload[: max(fitting, 0)], header.code_channels)
     if not payload:
         return []
     return [_iteration_chunk(chunk.index, chunk.coding, payload)]

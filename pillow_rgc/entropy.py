@@ -4,6 +4,8 @@ The writer stores each whole iteration with whichever of coding 0, coding 1 and,
 when the model has a context prior, coding 3 (``prior_coding.py``) gives the
 smallest payload; coding 4 (the same as coding 3, in segments of channels)
 stores a partial last iteration, or every iteration of a segmented file.
+A bitplane with silent cells (``silence.py``) has codings 5 and 6 instead of
+3 and 4, and no other.
 
 Coding 0 packs the bits as they are (spec: "Raw payload"). Coding 1 (format
 2.0, spec: "Context-coded payload") codes them with an ANS coder whose
@@ -56,14 +58,21 @@ from .rans import (
     probabilities,
     view,
 )
+from .silence import is_silenced
 
 RAW = 0
 CONTEXT = 1
 PRIOR = 3
 SEGMENTED = 4
-CODINGS = (RAW, CONTEXT, PRIOR, SEGMENTED)
-PRIOR_CODINGS = (PRIOR, SEGMENTED)
+SILENT = 5
+SILENT_SEGMENTED = 6
+CODINGS = (RAW, CONTEXT, PRIOR, SEGMENTED, SILENT, SILENT_SEGMENTED)
+PRIOR_CODINGS = (PRIOR, SEGMENTED, SILENT, SILENT_SEGMENTED)
 """The codings that need the model's context prior."""
+SEGMENTED_CODINGS = (SEGMENTED, SILENT_SEGMENTED)
+"""The codings whose payload may stop after any segment."""
+SILENT_CODINGS = (SILENT, SILENT_SEGMENTED)
+"""The codings of a bitplane with silent cells."""
 
 PARTIAL_SEGMENTS = 8
 """Most segments per iteration in this writer's coding-4 payloads (eight when 8 divides the channels)."""
@@ -301,7 +310,11 @@ def bitplane_candidates(
     bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior | None = None, context: bool = True
 ) -> dict[int, bytes]:
     """The payload of each coding tried for a bitplane, by coding: 0, 1 (unless ``context`` is False)
-    and, with the model's context ``prior``, 3."""
+    and, with the model's context ``prior``, 3; for one with silent cells, only 5."""
+    if is_silenced(bits):
+        if prior is None or prior.channels != bits.shape[0]:
+            raise ValueError("silent cells need coding 5, and so a model with a context prior")
+        return {SILENT: prior_coding.encode_prior(bits, earlier, prior)}
     bits = np.asarray(bits, bool)
     candidates = {RAW: np.packbits(bits.ravel()).tobytes()}
     if bits.size >= MIN_BITS:
@@ -332,14 +345,18 @@ class CodingChoice:
     def __init__(self, prior: ContextPrior | None):
         self.prior = prior
         self.context = True
+        self._last: tuple[np.ndarray, tuple[int, bytes]] | None = None
 
     def encode(self, bits: np.ndarray, earlier: list[np.ndarray]) -> tuple[int, bytes]:
         """(coding, payload) of the picture's next bitplane, as :func:`encode_bitplane` chooses among
-        the codings tried."""
+        the codings tried; asked again for the same ``bits`` (object), the same answer, not coded again."""
+        if self._last is not None and self._last[0] is bits:
+            return self._last[1]
         candidates = bitplane_candidates(bits, earlier, self.prior, self.context)
         if CONTEXT in candidates and PRIOR in candidates:
             self.context = len(candidates[PRIOR]) > self.CONTEXT_MARGIN * len(candidates[CONTEXT])
-        return _smallest(candidates)
+        self._last = bits, _smallest(candidates)
+        return self._last[1]
 
 
 def segment_size(channels: int, segments: int) -> int:
@@ -353,11 +370,16 @@ def segment_count(channels: int, segments: int) -> int:
     return prior_coding.segment_count(channels, segment_size(channels, segments))
 
 
+def segmented_coding(bits: np.ndarray) -> int:
+    """The coding of :func:`encode_segmented`'s payloads of ``bits``: 4, or 6 with silent cells."""
+    return SILENT_SEGMENTED if is_silenced(bits) else SEGMENTED
+
+
 def encode_segmented(
     bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior, segments: int
 ) -> list[bytes]:
-    """The coding-4 payloads of ``bits`` that end after its 1st, 2nd ... last segment (this writer's
-    segments: :func:`segment_size` channels each); the last holds the whole iteration."""
+    """The :func:`segmented_coding` payloads of ``bits`` that end after its 1st, 2nd ... last segment
+    (this writer's segments: :func:`segment_size` channels each); the last holds the whole iteration."""
     return prior_coding.encode_segmented(bits, earlier, prior, segment_size(len(bits), segments))
 
 
@@ -604,7 +626,9 @@ def payload_problem(coding: int, payload: bytes, shape: tuple[int, int, int], in
         expected = -(-shape[0] * shape[1] * shape[2] // 8)
         return None if len(payload) == expected else f"payload of {len(payload)} bytes, expected {expected}"
     if coding in PRIOR_CODINGS:
-        return prior_coding.payload_problem(payload, shape[0], segmented=coding == SEGMENTED)
+        return prior_coding.payload_problem(
+            payload, shape[0], coding in SEGMENTED_CODINGS, coding in SILENT_CODINGS
+        )
     if coding != CONTEXT:
         return f"unsupported coding {coding}"
     try:
@@ -614,14 +638,19 @@ def payload_problem(coding: int, payload: bytes, shape: tuple[int, int, int], in
     return None
 
 
-def whole_segments(payload: bytes, channels: int) -> bytes:
-    """The complete segments at the start of a cut coding-4 payload, as a payload (b"" for none)."""
-    return prior_coding.whole_segments(payload, channels)
+def whole_segments(coding: int, payload: bytes, channels: int) -> bytes:
+    """The complete segments at the start of a cut coding-4 or coding-6 payload, as a payload (b"" for
+    none, or for another coding)."""
+    if coding not in SEGMENTED_CODINGS:
+        return b""
+    return prior_coding.whole_segments(payload, channels, coding in SILENT_CODINGS)
 
 
 def known_channels(coding: int, payload: bytes, channels: int) -> int:
-    """Channels of its iteration that a (checked) payload holds: all but in a partial coding-4 one."""
-    return prior_coding.known_channels(payload, channels) if coding == SEGMENTED else channels
+    """Channels of its iteration that a (checked) payload holds: all but in a partial coding-4 (6) one."""
+    if coding not in SEGMENTED_CODINGS:
+        return channels
+    return prior_coding.known_channels(payload, channels, coding in SILENT_CODINGS)
 
 
 def _split(payload: bytes, shape, first: bool) -> tuple[_Model, np.ndarray]:
@@ -640,7 +669,8 @@ def decode_bitplane(
     """The bitplane (boolean, True for +1) of one ``ITER`` payload; ``earlier`` and ``prior`` as in
     ``encode_bitplane`` (codings 3 and 4 need the prior of the model that wrote the file).
 
-    A partial coding-4 payload gives only its first channels: a shorter array.
+    A partial coding-4 (6) payload gives only its first channels: a shorter array. Codings 5 and 6 give
+    a masked array when cells are silent (``silence.py``).
     """
     shape = tuple(int(n) for n in shape)
     if coding == RAW:
@@ -655,9 +685,10 @@ def decode_bitplane(
             raise PayloadError(
                 f"coding {coding} needs a model with a context prior, and the file's model has none"
             )
-        if coding == SEGMENTED:
-            return prior_coding.decode_segmented(payload, shape, earlier, prior)
-        return prior_coding.decode_prior(payload, shape, earlier, prior)
+        silent = coding in SILENT_CODINGS
+        if coding in SEGMENTED_CODINGS:
+            return prior_coding.decode_segmented(payload, shape, earlier, prior, silent)
+        return prior_coding.decode_prior(payload, shape, earlier, prior, silent)
     if coding != CONTEXT:
         raise PayloadError(f"unsupported ITER coding {coding}")
     previous = np.asarray(earlier[-1], bool) if earlier else None

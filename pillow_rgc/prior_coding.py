@@ -22,6 +22,10 @@ hold exactly, so numpy's fast float products are exact in any summation order.
 Coding 4 (spec: "Segmented prior-coded payload") codes the same bits in
 segments of channels, each its own rANS stream behind its length, so that a
 payload may stop after any segment (a partial last iteration).
+
+Codings 5 and 6 (spec: "Silent cells") are codings 3 and 4 for a bitplane with
+silent cells (``silence.py``): the stream starts with the iteration's stop map,
+and then codes only the bits of the cells still sending.
 """
 
 from __future__ import annotations
@@ -42,6 +46,16 @@ from .rans import (
     phases,
     probabilities,
     view,
+)
+from .silence import (
+    STOP_LOGITS,
+    best_logits,
+    decode_map,
+    is_silenced,
+    map_symbols,
+    signs_of,
+    silenced,
+    silent_cells,
 )
 
 PRIOR_FILE = "context_prior.bin"
@@ -171,10 +185,6 @@ def _sum_at(
     return total
 
 
-def signs_of(bits: np.ndarray, dtype=np.float64) -> np.ndarray:
-    return np.asarray(bits, dtype) * 2.0 - 1.0
-
-
 def history_part(weights: dict[str, np.ndarray], earlier: list[np.ndarray], shape) -> np.ndarray:
     """The part of every cell's z that comes from earlier iterations: (channels, rows, columns).
 
@@ -186,7 +196,8 @@ def history_part(weights: dict[str, np.ndarray], earlier: list[np.ndarray], shap
     if not earlier:
         return np.zeros(shape)
     count = min(len(earlier), SAME_CHANNEL_HISTORY)
-    before = signs_of(np.stack(earlier[: -count - 1 : -1], axis=1), np.float32)  # (c, k, rows, cols), k = 1..
+    latest = earlier[: -count - 1 : -1]  # k = 1 .. count iterations back
+    before = np.stack([signs_of(plane, np.float32) for plane in latest], axis=1)  # (c, k, rows, cols)
     previous = _padded(before[:, 0])
     ring = np.stack([_shifted(previous, dy, dx) for dy, dx in RING], axis=1)  # (c, 8, rows, cols)
     z = weights["history"][:, None, :count] @ before.reshape(channels, count, -1)
@@ -267,17 +278,36 @@ def coding_order(rows: int, columns: int) -> np.ndarray:
 def _ordered(
     bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(channels, cells) bits and their logits, each channel's cells in coding order."""
-    bits = np.asarray(bits, bool)
+    """(channels, cells) bits and their logits, each channel's cells in coding order: those still sending."""
     channels, rows, columns = bits.shape
     order = coding_order(rows, columns)
+    sending = ~silent_cells(bits).ravel()[order]
     logits = cell_logits(bits, earlier, prior).reshape(channels, -1)[:, order]
-    return bits.reshape(channels, -1)[:, order], logits
+    plain = np.asarray(np.ma.getdata(bits), bool).reshape(channels, -1)[:, order]
+    return (plain, logits) if sending.all() else (plain[:, sending], logits[:, sending])
+
+
+def _stop_map(bits: np.ndarray, earlier: list[np.ndarray]) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """The stop logits (bytes), then the stop map's bits and logits, of a bitplane with silent cells."""
+    before = silent_cells(earlier[-1] if earlier else None, bits.shape[1:])
+    silent = silent_cells(bits)
+    if (before & ~silent).any():
+        raise ValueError("a cell silent in the iteration before sends again: codings 5 and 6 cannot say so")
+    stops = silent & ~before
+    logits = best_logits(stops, before)
+    return STOP_LOGITS.build(logits), *map_symbols(stops, before, logits)
 
 
 def encode_prior(bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior) -> bytes:
-    """The coding-3 payload of a bitplane (``earlier``: the bitplanes of the iterations before it)."""
-    return encode_words(*_ordered(bits, earlier, prior))
+    """The coding-3 payload of a bitplane (``earlier``: the bitplanes of the iterations before it), or the
+    coding-5 payload of one with silent cells."""
+    ordered, logits = _ordered(bits, earlier, prior)
+    if not is_silenced(bits):
+        return encode_words(ordered, logits)
+    head, symbols, map_logits = _stop_map(bits, earlier)
+    return head + encode_words(
+        np.concatenate([symbols, ordered.ravel()]), np.concatenate([map_logits, logits.ravel()])
+    )
 
 
 def segment_count(channels: int, segment_channels: int) -> int:
@@ -288,27 +318,40 @@ def encode_segmented(
     bits: np.ndarray, earlier: list[np.ndarray], prior: ContextPrior, segment_channels: int
 ) -> list[bytes]:
     """The coding-4 payloads of ``bits`` in segments of ``segment_channels`` channels: with 1, 2, ... all
-    segments.
+    segments; coding-6 payloads for a bitplane with silent cells.
 
     Coding 3's bits, order and probabilities, but each segment is coded on its
     own behind its length, so the payload can stop after any segment: the
     channels after it are unknown, and the decoder network reads them as 0.
+    Coding 6 puts the stop logits after the first byte and the stop map at the
+    start of the first segment's words.
     """
     ordered, logits = _ordered(bits, earlier, prior)
     payload, payloads = SEGMENT_CHANNELS.build(segment_channels), []
+    map_bits = map_logits = np.zeros(0, np.int64)
+    if is_silenced(bits):
+        head, map_bits, map_logits = _stop_map(bits, earlier)
+        payload += head
     for first in range(0, len(ordered), segment_channels):
+        part = slice(first, first + segment_channels)
         words = encode_words(
-            ordered[first : first + segment_channels], logits[first : first + segment_channels]
+            np.concatenate([map_bits, ordered[part].ravel()]) if not first else ordered[part],
+            np.concatenate([map_logits, logits[part].ravel()]) if not first else logits[part],
         )
         payload += SEGMENT_LENGTH.build(len(words)) + words
         payloads.append(payload)
     return payloads
 
 
-def _segment_ends(payload: bytes):
-    """Where each segment of a coding-4 payload ends, for every segment whose length is there (the last
+def segments_start(silent: bool) -> int:
+    """Where the first segment of a coding-4 (or, ``silent``, coding-6) payload starts."""
+    return SEGMENT_CHANNELS.sizeof() + (STOP_LOGITS.sizeof() if silent else 0)
+
+
+def _segment_ends(payload: bytes, silent: bool):
+    """Where each segment of a coding-4 (6) payload ends, for every segment whose length is there (the last
     one may claim bytes past the payload's end)."""
-    offset = SEGMENT_CHANNELS.sizeof()
+    offset = segments_start(silent)
     while offset + SEGMENT_LENGTH.sizeof() <= len(payload):
         offset += SEGMENT_LENGTH.sizeof() + int.from_bytes(
             payload[offset : offset + SEGMENT_LENGTH.sizeof()], "big"
@@ -316,16 +359,20 @@ def _segment_ends(payload: bytes):
         yield offset
 
 
-def segments_of(payload: bytes, channels: int) -> list[tuple[int, np.ndarray]]:
-    """(channels, coded words) of each segment of a coding-4 payload, checked without decoding."""
+def segments_of(payload: bytes, channels: int, silent: bool = False) -> list[tuple[int, np.ndarray]]:
+    """(channels, coded words) of each segment of a coding-4 (``silent``: coding-6) payload, checked
+    without decoding."""
+    name = f"coding {6 if silent else 4}"
     if not payload:
-        raise PayloadError("empty coding 4 payload")
+        raise PayloadError(f"empty {name} payload")
+    if len(payload) < segments_start(silent):
+        raise PayloadError(f"{len(payload)} bytes, shorter than the stop logits")
     segment_channels = SEGMENT_CHANNELS.parse(payload)
     if not 1 <= segment_channels <= channels:
         raise PayloadError(f"{segment_channels} channels per segment, outside 1 .. {channels}")
     limit = segment_count(channels, segment_channels)
-    segments, start = [], SEGMENT_CHANNELS.sizeof()
-    for end in _segment_ends(payload):
+    segments, start = [], segments_start(silent)
+    for end in _segment_ends(payload, silent):
         if len(segments) == limit:
             break
         if end > len(payload):
@@ -338,17 +385,17 @@ def segments_of(payload: bytes, channels: int) -> list[tuple[int, np.ndarray]]:
             raise PayloadError(f"data after the last of {limit} segments")
         raise PayloadError("the payload ends inside a segment length")
     if not segments:
-        raise PayloadError("a coding 4 payload without a segment")
+        raise PayloadError(f"a {name} payload without a segment")
     return segments
 
 
-def whole_segments(payload: bytes, channels: int) -> bytes:
-    """The start of a cut coding-4 payload up to its last complete segment (b"" when there is none)."""
-    if not payload or not 1 <= payload[0] <= channels:
+def whole_segments(payload: bytes, channels: int, silent: bool = False) -> bytes:
+    """The start of a cut coding-4 (6) payload up to its last complete segment (b"" when there is none)."""
+    if len(payload) < segments_start(silent) or not 1 <= payload[0] <= channels:
         return b""
     limit = segment_count(channels, payload[0])
     ends = []
-    for end in _segment_ends(payload):
+    for end in _segment_ends(payload, silent):
         if end > len(payload) or len(ends) == limit:
             break
         ends.append(end)
@@ -357,21 +404,31 @@ def whole_segments(payload: bytes, channels: int) -> bytes:
     return payload[: ends[-1]] if ends else b""
 
 
-def payload_problem(payload: bytes, channels: int, segmented: bool) -> str | None:
-    """What is wrong with a coding-3 (or, ``segmented``, coding-4) payload that shows without decoding it."""
+def payload_problem(payload: bytes, channels: int, segmented: bool, silent: bool = False) -> str | None:
+    """What is wrong with a coding-3 payload (``segmented``: 4; ``silent``: 5, or both: 6) that shows
+    without decoding it."""
     try:
         if segmented:
-            segments_of(payload, channels)
+            segments_of(payload, channels, silent)
+        elif silent:
+            _silent_parts(payload)
         else:
             coded_words(payload)
     except PayloadError as error:
-        return f"coding {4 if segmented else 3} payload: {error}"
+        return f"coding {3 + segmented + 2 * silent} payload: {error}"
     return None
 
 
-def known_channels(payload: bytes, channels: int) -> int:
-    """Channels a (checked) coding-4 payload holds: fewer than ``channels`` for a partial iteration."""
-    return sum(count for count, _ in segments_of(payload, channels))
+def known_channels(payload: bytes, channels: int, silent: bool = False) -> int:
+    """Channels a (checked) coding-4 (6) payload holds: fewer than ``channels`` for a partial iteration."""
+    return sum(count for count, _ in segments_of(payload, channels, silent))
+
+
+def _silent_parts(payload: bytes) -> tuple[list[int], np.ndarray]:
+    """The stop logits and the coded words of a coding-5 payload."""
+    if len(payload) < STOP_LOGITS.sizeof():
+        raise PayloadError(f"{len(payload)} bytes, shorter than the stop logits")
+    return list(STOP_LOGITS.parse(payload)), coded_words(payload[STOP_LOGITS.sizeof() :])
 
 
 def decoded_before(phase: int, offsets) -> list[tuple[int, int]]:
@@ -395,26 +452,42 @@ def _group_views(rows: int, columns: int) -> list[tuple]:
     return groups
 
 
-def decode_prior(payload: bytes, shape, earlier: list[np.ndarray], prior: ContextPrior) -> np.ndarray:
-    """The bitplane (boolean, True for +1) of a coding-3 payload."""
-    return _decode(shape, earlier, prior, [(shape[0], coded_words(payload))])
+def decode_prior(
+    payload: bytes, shape, earlier: list[np.ndarray], prior: ContextPrior, silent: bool = False
+) -> np.ndarray:
+    """The bitplane (boolean, True for +1) of a coding-3 (``silent``: coding-5) payload."""
+    if not silent:
+        return _decode(shape, earlier, prior, [(shape[0], coded_words(payload))])
+    logits, words = _silent_parts(payload)
+    return _decode(shape, earlier, prior, [(shape[0], words)], logits)
 
 
-def decode_segmented(payload: bytes, shape, earlier: list[np.ndarray], prior: ContextPrior) -> np.ndarray:
-    """The known channels (boolean, True for +1) of a coding-4 payload: all of ``shape``'s, or a prefix."""
-    return _decode(shape, earlier, prior, segments_of(payload, shape[0]))
+def decode_segmented(
+    payload: bytes, shape, earlier: list[np.ndarray], prior: ContextPrior, silent: bool = False
+) -> np.ndarray:
+    """The known channels (boolean, True for +1) of a coding-4 (``silent``: coding-6) payload: all of
+    ``shape``'s, or a prefix."""
+    logits = list(STOP_LOGITS.parse(payload[SEGMENT_CHANNELS.sizeof() :])) if silent else None
+    return _decode(shape, earlier, prior, segments_of(payload, shape[0], silent), logits)
 
 
 _SIGN = np.array([-1.0, 1.0])
 """The sign of a decoded bit, by the bit."""
 
 
-def _decode(shape, earlier: list[np.ndarray], prior: ContextPrior, segments) -> np.ndarray:
-    """The channels of ``segments`` ((channels, coded words) in channel order), each its own rANS stream."""
+def _decode(
+    shape, earlier: list[np.ndarray], prior: ContextPrior, segments, stop_logits: list[int] | None = None
+) -> np.ndarray:
+    """The channels of ``segments`` ((channels, coded words) in channel order), each its own rANS stream;
+    with ``stop_logits`` (codings 5 and 6), the first stream starts with the stop map."""
     channels, rows, columns = shape
     if channels != prior.channels:
         raise PayloadError(f"{channels} code channels, but the context prior is for {prior.channels}")
     coders = [coder for count, words in segments for coder in [decoder(words)] * count]
+    silent = None
+    if stop_logits is not None:
+        before = silent_cells(earlier[-1] if earlier else None, (rows, columns))
+        silent = before | decode_map(coders[0], before, stop_logits)
     weights = prior.weights_for(len(earlier))
     # Every term is an integer multiple of 1/16 far below 2**48 (see group_probabilities), so the sums
     # are exact in float64 in any order: the phase and history terms are scaled for all channels at once.
@@ -424,6 +497,9 @@ def _decode(shape, earlier: list[np.ndarray], prior: ContextPrior, segments) -> 
     done = np.zeros((3 * channels, rows * columns))  # lower_features of the channels decoded so far
     planes = np.zeros((channels, rows + 2, columns + 2))  # padded signs, 0 = not decoded yet
     groups = _group_views(rows, columns)
+    sending = [None] * len(groups)  # per group, its cells that send (None: all of them)
+    if silent is not None and silent.any():
+        sending = [~silent[cells].ravel() for cells, *_ in groups]
     scaled_near = (weights["near"] * INDEX_SCALE).tolist()
     cross_all, diagonal_all = (
         [_shift(planes[0], dy, dx) for dy, dx in offsets] for offsets in (CROSS, DIAGONAL)
@@ -434,17 +510,23 @@ def _decode(shape, earlier: list[np.ndarray], prior: ContextPrior, segments) -> 
             zc = zc + (scaled_lower[c, : 3 * c] @ done[: 3 * c]).reshape(rows, columns)
         near_cross, near_diagonal = scaled_near[c]
         plane = planes[c]
-        for cells, padded_cells, cross, diagonal in groups:
+        for (cells, padded_cells, cross, diagonal), keep in zip(groups, sending):
             scaled = zc[cells]
             if cross:
                 scaled = _sum_at(plane, cross, near_cross, scaled)
             if diagonal:
                 scaled = _sum_at(plane, diagonal, near_diagonal, scaled)
-            bits = coder.decode(BERNOULLI, group_probabilities(scaled))
-            plane[padded_cells] = _SIGN[bits].reshape(scaled.shape)
+            if keep is None:
+                bits = coder.decode(BERNOULLI, group_probabilities(scaled))
+                plane[padded_cells] = _SIGN[bits].reshape(scaled.shape)
+            elif keep.any():  # silent cells stay 0
+                signs = np.zeros(keep.shape)
+                signs[keep] = _SIGN[coder.decode(BERNOULLI, group_probabilities(scaled)[keep])]
+                plane[padded_cells] = signs.reshape(scaled.shape)
         done[3 * c] = plane[1:-1, 1:-1].ravel()
         done[3 * c + 1] = _sum_at(plane, cross_all).ravel()  # neighbour_sum, its indices made once
         done[3 * c + 2] = _sum_at(plane, diagonal_all).ravel()
         if c + 1 == len(coders) or coders[c + 1] is not coder:
             check_used_up(coder)
-    return planes[: len(coders), 1:-1, 1:-1] > 0
+    bits = planes[: len(coders), 1:-1, 1:-1] > 0
+    return bits if silent is None else silenced(bits, silent)

@@ -477,10 +477,20 @@ def test_a_picture_stops_trying_coding_1_once_the_prior_is_clearly_smaller(monke
 
     monkeypatch.setattr(entropy, "bitplane_candidates", candidates)
     choice = entropy.CodingChoice(prior=None)
-    chosen = [choice.encode(None, [])[0] for _ in range(4)]
+    chosen = [choice.encode(np.zeros(1), [])[0] for _ in range(4)]
     # 99 is within 3 % of 100: coding 1 is tried again; 96 is not: no more coding 1 for this picture
     assert asked == [True, True, False, False]
     assert chosen == [entropy.PRIOR] * 4
+
+
+def test_a_coding_choice_asked_twice_for_the_same_bits_codes_them_once(monkeypatch):
+    coded = []
+    monkeypatch.setattr(entropy, "bitplane_candidates", lambda bits, *_: coded.append(bits) or {0: b"x"})
+    choice = entropy.CodingChoice(prior=None)
+    bits, other = np.zeros(1), np.zeros(1)
+    assert choice.encode(bits, []) == choice.encode(bits, []) == (0, b"x")
+    choice.encode(other, [])
+    assert coded == [bits, other]
 
 
 @pytest.mark.parametrize("picture", ["flat", "photo"])

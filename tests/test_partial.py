@@ -359,9 +359,12 @@ def test_a_cut_chunk_with_data_after_its_last_segment_is_ignored():
     prior = random_prior(4, 2)
     planes = related_planes(4, (2, 4, 4), iterations=2)
     payload = prior_coding.encode_segmented(planes[1], planes[:1], prior, 1)[1]
-    assert entropy.whole_segments(payload, 2) == payload
-    assert entropy.whole_segments(payload + b"\0\0", 2) == b""
-    assert entropy.whole_segments(payload[:-1], 2) == payload[: 5 + int.from_bytes(payload[1:5], "big")]
+    assert entropy.whole_segments(entropy.SEGMENTED, payload, 2) == payload
+    assert entropy.whole_segments(entropy.SEGMENTED, payload + b"\0\0", 2) == b""
+    assert (
+        entropy.whole_segments(entropy.SEGMENTED, payload[:-1], 2)
+        == payload[: 5 + int.from_bytes(payload[1:5], "big")]
+    )
 
 
 def test_a_coding_4_tile_entry_in_a_version_3_1_file_names_the_version_it_needs():

@@ -3,7 +3,7 @@
 Usage::
 
     python -m pillow_rgc.training.context_prior weights/MODEL_ID --images ../shared/data/train \
-        [--crops 160] [--side 512] [--threads 1]
+        [--crops 160] [--side 512] [--threads 1] [--stop-psnr 38 | --stop-psnr 0]
 
 The prior's weights belong to one network: the redundancy it models is that of
 the bits this network's encoder writes. So the crops are encoded here with the
@@ -11,7 +11,10 @@ folder's own ONNX encoder (through ``codec.encode_pixels``, as a writer does),
 and one L2-regularised logistic regression per (iteration, channel) is fitted
 by Newton's method on the features coding 3 uses (``prior_coding``), then
 quantised to int8 in 1/128 nat per feature unit. Fit on training photos only,
-never on the photos the codec is measured on.
+never on the photos the codec is measured on. The crops are encoded with the
+writer's silent cells (``--stop-psnr``, as ``pillow_rgc.encode`` does by
+default), so the weights fit the features that codings 5 and 6 see, and the
+bits of silent cells, which no payload holds, are left out of the fit.
 
 Writing the prior changes the model's hash (``models.model_hash`` covers it),
 so this is part of making a model, before its release: ``model.json`` gets
@@ -27,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import codec, models
+from .. import api, codec, models, silence
 from ..prior_coding import (
     ALL_CHANNEL_HISTORY,
     PRIOR_FILE,
@@ -123,10 +126,19 @@ def fit_prior(crops_bitplanes: list[list[np.ndarray]], iterations: int, log=prin
     channels = crops_bitplanes[0][0].shape[0]
     scales = feature_scales(channels)
     weights = np.zeros((iterations, channels, feature_count(channels)), np.int8)
+    # per iteration and crop, the cells whose bits a payload holds (not the silent ones)
+    coded = [
+        [~silence.silent_cells(bitplanes[t]).ravel() for bitplanes in crops_bitplanes]
+        for t in range(iterations)
+    ]
     for t in range(iterations):
         for c in range(channels):
-            x = np.concatenate([features(bitplanes, t, c) for bitplanes in crops_bitplanes])
-            y = np.concatenate([bitplanes[t][c].ravel() for bitplanes in crops_bitplanes])
+            x = np.concatenate(
+                [features(bitplanes, t, c)[sending] for bitplanes, sending in zip(crops_bitplanes, coded[t])]
+            )
+            y = np.concatenate(
+                [bitplanes[t][c].ravel()[sending] for bitplanes, sending in zip(crops_bitplanes, coded[t])]
+            )
             used = np.flatnonzero(np.abs(x).max(axis=0) > 0)  # zero columns (no history yet, c' >= c)
             fitted = np.zeros(x.shape[1])
             fitted[used] = fit_logistic(np.ascontiguousarray(x[:, used]), y)
@@ -150,11 +162,18 @@ def add_prior(folder: Path, weights: np.ndarray, crops: int, images: Path) -> st
 
 
 def make_prior(
-    folder: Path, images: Path, crops: int, side: int = 512, iterations: int | None = None, log=print
+    folder: Path,
+    images: Path,
+    crops: int,
+    side: int = 512,
+    iterations: int | None = None,
+    log=print,
+    stop_psnr: float | None = api.STOP_PSNR,
 ) -> str:
     """Encode ``crops`` crops of ``images`` with the model in ``folder``, fit its prior, add it; the new hash.
 
     ``iterations`` (default: all the model's) limits the fit; later iterations reuse the last one's weights.
+    ``stop_psnr``: the writer's silent cells (None: every cell sends).
     """
     loaded = models.LoadedModel(models.ModelInfo.from_folder(folder))
     iterations = iterations or loaded.info.iterations
@@ -162,7 +181,13 @@ def make_prior(
     pictures = training_crops(images, crops, side)
     if not pictures:
         raise ValueError(f"no image in {images} is at least {side // 2} pixels on its shorter side")
-    bitplanes = [codec.encode_pixels(loaded, picture, iterations) for picture in pictures]
+    stride = loaded.info.code_stride
+    bitplanes = [
+        codec.encode_pixels(
+            loaded, picture, iterations, silence=stop_psnr and silence.writer_rule(picture, stride, stop_psnr)
+        )
+        for picture in pictures
+    ]
     encoded = time.perf_counter()
     log(f"encoded {len(pictures)} crops in {encoded - started:.0f} s")
     weights = fit_prior(bitplanes, iterations, log=log)
@@ -179,6 +204,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--side", type=int, default=512, help="crop side in pixels")
     parser.add_argument("--iterations", type=int, help="iterations to fit (default: the model's)")
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads for encoding the crops")
+    parser.add_argument(
+        "--stop-psnr",
+        type=float,
+        default=api.STOP_PSNR,
+        help="encode the crops with the writer's silent cells at this PSNR (dB); 0: every cell sends",
+    )
     args = parser.parse_args(argv)
     models.THREADS = args.threads
     make_prior(
@@ -188,6 +219,7 @@ def main(argv: list[str] | None = None) -> None:
         args.side,
         args.iterations,
         log=lambda line: print(line, flush=True),
+        stop_psnr=args.stop_psnr or None,
     )
 
 
