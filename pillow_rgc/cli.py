@@ -43,6 +43,7 @@ def _encode(args: argparse.Namespace) -> None:
             xmp=image.info.get("xmp"),
             tile_side=args.tile_side,
             segmented=args.segmented,
+            stop_psnr=args.stop_psnr or None,
         )
     write_atomically(args.output, data)
     summary = api.info(data)
@@ -167,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="store iterations in segments: ~1%% larger, but a cut anywhere (or `rgc truncate "
         "--max-bytes`) keeps the bits before it, to at most an eighth of an iteration",
+    )
+    p.add_argument(
+        "--stop-psnr",
+        type=float,
+        default=api.STOP_PSNR,
+        help="16x16 cells whose picture reaches this PSNR (dB) stop receiving bits (default "
+        f"{api.STOP_PSNR:g}; 0: every cell gets every iteration)",
     )
     p.set_defaults(run=_encode)
 

@@ -228,6 +228,7 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
         xmp=options.get("xmp"),
         tile_side=options.get("tile_side"),
         segmented=options.get("segmented", False),
+        stop_psnr=options.get("stop_psnr", api.STOP_PSNR),
     )
     fp.write(data)
 

@@ -6,9 +6,9 @@ Run it only on a deliberate format change (and add a changelog entry to
 ``spec/rgc.md``): the vectors pin what every reader must do with these exact
 bytes, so they are not rebuilt casually.  The vectors of ``manifest.json`` are
 bound to the frozen model ``rgc-tiny-test``; those of ``manifest-prior.json``
-(coding 3, versions 2.1 and 3.1) and ``manifest-segmented.json`` (coding 4,
-versions 2.2 and 3.2) to ``rgc-tiny-test-prior``, the same graphs with a frozen
-context prior.
+(coding 3, versions 2.1 and 3.1), ``manifest-segmented.json`` (coding 4,
+versions 2.2 and 3.2) and ``manifest-silent.json`` (codings 5 and 6, version
+2.3) to ``rgc-tiny-test-prior``, the same graphs with a frozen context prior.
 
 Two steps, kept apart on purpose:
 
@@ -35,16 +35,18 @@ checks each one against ``pillow_rgc.container`` and refuses to write vectors
 that the reference reader disagrees with.  The decoded bits of every coding-1
 chunk are also checked against ``spec_coding1_bits``, a plain transcription of
 the spec's *Context-coded payload* that shares no code with ``entropy.py``, and
-those of every coding-3 and coding-4 chunk (and of the complete segments of a
-cut coding-4 chunk) against ``spec_coding3_bits`` and ``spec_coding4_bits``,
-transcriptions of *Prior-coded payload* and *Segmented prior-coded payload*
-that share no code with ``prior_coding.py``.
+those of every coding-3, 4, 5 and 6 chunk (and of the complete segments of a
+cut coding-4 or 6 chunk) against ``spec_coding3_bits``, ``spec_coding4_bits``
+and ``spec_silent_bits``, transcriptions of *Prior-coded payload*, *Segmented
+prior-coded payload* and *Silent cells* that share no code with
+``prior_coding.py`` or ``silence.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import math
 import struct
@@ -111,6 +113,15 @@ ONE_SHOT_BASE = "one-shot-rgb-256x192-coding4-4it.rgc"
 """The one-shot vector the one-shot cuts are made from."""
 ONE_SHOT_TILED_BASE = "one-shot-tiled-rgb-160x96-4it.rgc"
 
+SILENT_MANIFEST = VECTORS / "manifest-silent.json"
+SILENT_FORMAT_VERSION = "2.3"
+SILENT_BASE = "silent-rgb-256x192-coding5-5it.rgc"
+"""Coding 3, then coding 5 once cells fall silent: the base of the coding-5 vectors."""
+SILENT_SEGMENTED_BASE = "silent-rgb-256x192-coding6-5it.rgc"
+"""Segmented: coding 4, then coding 6 once cells fall silent: the base of the coding-6 vectors."""
+SILENT_PSNR = 30
+"""The writer's stop PSNR for the silent sources: cells of their flat half reach it by ITER 3."""
+
 PIXEL_TOLERANCE = {"max_abs": 2, "mean_abs": 0.05}
 """Decoded pixels may differ from the expected PNG by this much (float networks round differently)."""
 
@@ -169,6 +180,14 @@ def scene_picture(width: int = 256, height: int = 192) -> Image.Image:
     noise = np.random.default_rng(256192).normal(0, 6, (height, width, 3))
     pixels = np.stack([red, green, blue], axis=2) + noise
     return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "RGB")
+
+
+def quiet_picture() -> Image.Image:
+    """``scene_picture`` with its left half one flat colour: cells there reach ``SILENT_PSNR`` and fall
+    silent, the others keep sending."""
+    pixels = np.asarray(scene_picture()).copy()
+    pixels[:, :128] = (120, 150, 180)
+    return Image.fromarray(pixels)
 
 
 def rgba_alpha(width: int = 24, height: int = 20) -> np.ndarray:
@@ -259,6 +278,8 @@ SOURCE_OPTIONS = {
     PARTIAL_TILED_BASE: {"tile_side": 64, "quality": 0.46},
     ONE_SHOT_BASE: {"segmented": True},
     ONE_SHOT_TILED_BASE: {"tile_side": 64},
+    SILENT_BASE: {"stop_psnr": SILENT_PSNR},
+    SILENT_SEGMENTED_BASE: {"stop_psnr": SILENT_PSNR, "segmented": True},
 }
 """Writer options beyond the iteration count, per source."""
 ALPHA_PLANES = {ALPHA_BASE: rgba_alpha, "la-19x13-2it.rgc": la_alpha}
@@ -327,10 +348,32 @@ ONE_SHOT_SOURCES = {
 """The one-shot sources, encoded with ``ONE_SHOT_MODEL``."""
 
 
+SILENT_SOURCES = {
+    SILENT_BASE: (
+        quiet_picture,
+        5,
+        f"format 2.3, RGB 256x192: the coding-3 vector's picture with its left half one flat colour, "
+        f"written with silent cells at {SILENT_PSNR} dB: ITER 0 to 2 in coding 3, ITER 3 and 4 in coding 5 "
+        "(cells of the flat half silent; the base of the coding-5 vectors)",
+    ),
+    SILENT_SEGMENTED_BASE: (
+        quiet_picture,
+        5,
+        "format 2.3, RGB 256x192: the coding-5 vector's picture and silent cells, segmented: ITER 0 in "
+        "coding 3, ITER 1 and 2 in coding 4, ITER 3 and 4 in coding 6 (8 segments of 1 channel; the base "
+        "of the coding-6 vectors)",
+    ),
+}
+"""The sources with silent cells, encoded with ``PRIOR_MODEL`` (under ``SOURCE_OPTIONS``)."""
+
+
 def encode_sources(sources: dict = SOURCES, model: str = MODEL) -> dict[str, bytes]:
-    """The base vectors, encoded by this machine's float encoder."""
+    """The base vectors, encoded by this machine's float encoder; silent cells only where
+    ``SOURCE_OPTIONS`` asks for them, so the sources made before them stay as they were."""
     return {
-        name: pillow_rgc.encode(make(), model=model, iterations=iterations, **SOURCE_OPTIONS.get(name, {}))
+        name: pillow_rgc.encode(
+            make(), model=model, iterations=iterations, **{"stop_psnr": None, **SOURCE_OPTIONS.get(name, {})}
+        )
         for name, (make, iterations, _) in sources.items()
     }
 
@@ -643,23 +686,51 @@ def spec_coding3_bits(
     return spec_prior_bits([(shape[0], payload)], shape, earlier, prior)
 
 
+def spec_silent_cells(bits: np.ndarray) -> np.ndarray:
+    """(rows, columns): the silent cells of a decoded bitplane (the mask that marks them, if any)."""
+    return np.ma.getmaskarray(bits)[0] if np.ma.is_masked(bits) else np.zeros(bits.shape[1:], bool)
+
+
+def spec_stop_map(words: SpecWords, before: np.ndarray, logits: list[int]) -> np.ndarray:
+    """The cells a stop map stops, one bit at a time as *Silent cells* orders them: by stop context (the
+    4-neighbours in ``before``, the cells silent in the iteration before), then row by row."""
+    rows, columns = before.shape
+    stops = np.zeros((rows, columns), bool)
+    for kappa in range(5):
+        for y in range(rows):
+            for x in range(columns):
+                if before[y, x]:
+                    continue
+                inside = [
+                    (y + dy, x + dx) for dy, dx in CROSS if 0 <= y + dy < rows and 0 <= x + dx < columns
+                ]
+                if sum(bool(before[at]) for at in inside) == kappa:
+                    stops[y, x] = words.decode(logits[kappa]) == 1
+    return stops
+
+
 def spec_prior_bits(
     segments: list[tuple[int, bytes]],
     shape: tuple[int, int, int],
     earlier: list[np.ndarray],
     prior: list[int],
+    stop_logits: list[int] | None = None,
 ) -> np.ndarray:
     """The known channels of an iteration whose channels are coded in ``segments`` with coding 3's rules.
 
     ``segments`` are (channel count, coded words) in channel order, each its own
     stream of words decoded afresh (coding 3: one segment of every channel;
     coding 4: the payload's segments). Gives the channels the segments hold, all
-    of ``shape``'s or its first ones (a partial iteration).
+    of ``shape``'s or its first ones (a partial iteration). With ``stop_logits``
+    (codings 5 and 6) the first segment's words start with the stop map, the
+    silent cells have no bits, and the result is masked at them.
     """
     channels, rows, columns = shape
     features = 22 + 7 * channels
     block = min(len(earlier), len(prior) // (channels * features) - 1)
-    sign = np.zeros(shape, np.int64)  # this iteration; 0: not decoded yet
+    sign = np.zeros(shape, np.int64)  # this iteration; 0: not decoded yet, or silent
+    quiet = [spec_silent_cells(plane) for plane in earlier]
+    silent = np.zeros((rows, columns), bool)
 
     def phase(y: int, x: int) -> int:
         return 2 * (y % 2) + x % 2
@@ -670,17 +741,22 @@ def spec_prior_bits(
             return 0
         if k == 0:
             return int(sign[c, y, x])
-        return 1 if earlier[-k][c, y, x] else -1
+        if quiet[-k][y, x]:
+            return 0
+        return 1 if np.asarray(earlier[-k])[c, y, x] else -1
 
     first = 0
     for count, payload in segments:
         words = SpecWords(payload)
+        if stop_logits is not None and not first:
+            before = quiet[-1] if earlier else np.zeros((rows, columns), bool)
+            silent = before | spec_stop_map(words, before, stop_logits)
         for c in range(first, first + count):
             q = prior[(block * channels + c) * features : (block * channels + c + 1) * features]
             for phi in range(4):
                 for y in range(rows):
                     for x in range(columns):
-                        if phase(y, x) != phi:
+                        if phase(y, x) != phi or silent[y, x]:
                             continue
                         f = [0] * features
                         for k in range(1, 9):
@@ -707,7 +783,8 @@ def spec_prior_bits(
                         )
         words.end()  # each segment's words used up exactly
         first += count
-    return sign[:first] > 0
+    bits = sign[:first] > 0
+    return bits if stop_logits is None else np.ma.MaskedArray(bits, np.broadcast_to(silent, bits.shape))
 
 
 # --- coding 4 as the spec words it (shares no code with pillow_rgc.prior_coding) ---
@@ -754,8 +831,36 @@ def spec_coding4_bits(
     return spec_prior_bits(spec_coding4_segments(payload, shape[0]), shape, earlier, prior)
 
 
+def spec_stop_logits(data: bytes) -> list[int]:
+    """The 5 signed stop logits at the start of ``data``; a payload too short for them is corrupt."""
+    if len(data) < 5:
+        raise SpecPayloadError("shorter than the stop logits")
+    return [byte - 256 if byte > 127 else byte for byte in data[:5]]
+
+
+def spec_silent_bits(
+    coding: int,
+    payload: bytes,
+    shape: tuple[int, int, int],
+    earlier: list[np.ndarray],
+    prior: list[int] | None,
+) -> np.ndarray:
+    """The known channels of a coding-5 or coding-6 payload, silent cells masked (*Silent cells*): a
+    coding-5 payload is 5 logits and coding 3's words, a coding-6 payload without its logits (bytes 1 to 5)
+    has coding 4's layout."""
+    if prior is None:
+        raise SpecPayloadError(f"coding {coding} in a file whose model has no context prior")
+    if coding == 5:
+        logits = spec_stop_logits(payload)
+        return spec_prior_bits([(shape[0], payload[5:])], shape, earlier, prior, logits)
+    logits = spec_stop_logits(payload[1:])
+    segments = spec_coding4_segments(payload[:1] + payload[6:], shape[0])
+    return spec_prior_bits(segments, shape, earlier, prior, logits)
+
+
 def spec_cut_payload(data: bytes, offset: int, channels: int) -> bytes:
-    """The payload of the complete segments of the coding-4 ITER chunk at ``offset``, which ``data`` ends in.
+    """The payload of the complete segments of the coding-4 (or 6) ITER chunk at ``offset``, which ``data``
+    ends in.
 
     *Reading a file*, 4: what a cut chunk's data holds (up to the end of the
     data or of the chunk's length), up to the end of its last complete segment;
@@ -764,23 +869,27 @@ def spec_cut_payload(data: bytes, offset: int, channels: int) -> bytes:
     """
     (length,) = struct.unpack_from(">I", data, offset)
     payload = data[offset + 8 + 3 : offset + 8 + length]
-    if not payload or not 1 <= payload[0] <= channels:
+    start = 6 if data[offset + 8 + 2] == 6 else 1  # segments after segment_channels (and the stop logits)
+    if len(payload) < start or not 1 <= payload[0] <= channels:
         return b""
-    end = position = 1
+    end = position = start
     while position + 4 <= len(payload):
         position += 4 + struct.unpack_from(">I", payload, position)[0]
         if position > len(payload):
             break
         end = position
-    return payload[:end] if end > 1 else b""
+    return payload[:end] if end > start else b""
 
 
 def spec_bits(
     coding: int, payload: bytes, shape: tuple[int, int, int], earlier: list[np.ndarray], model_id: str
 ) -> np.ndarray:
-    """The bits of a coding-1, 3 or 4 payload by the spec's own decoders (coding 4: its known channels)."""
+    """The bits of a coding-1, 3, 4, 5 or 6 payload by the spec's own decoders (codings 4 and 6: their known
+    channels)."""
     if coding == 1:
         return spec_coding1_bits(payload, shape, earlier[-1] if earlier else None)
+    if coding in (5, 6):
+        return spec_silent_bits(coding, payload, shape, earlier, spec_context_prior(model_id))
     if coding == 4:
         return spec_coding4_bits(payload, shape, earlier, spec_context_prior(model_id))
     return spec_coding3_bits(payload, shape, earlier, spec_context_prior(model_id))
@@ -1520,6 +1629,119 @@ def derive_tiled_coding4(base: bytes) -> list[Vector]:
     return vectors
 
 
+def derive_silent(bases: dict[str, bytes]) -> list[Vector]:
+    """Every coding-5 and coding-6 vector made from the bytes of their base vectors (exact: no float
+    arithmetic)."""
+    return [*derive_coding5(bases[SILENT_BASE]), *derive_coding6(bases[SILENT_SEGMENTED_BASE])]
+
+
+def derive_coding5(base: bytes) -> list[Vector]:
+    """The vectors made from the coding-5 base: a cut inside a coding-5 chunk and the rules of coding 5."""
+    head, before, iters, iend = _parts(base)
+    assert not before and len(iters) == 5 and head.data[:2] == b"\x02\x03"
+    assert [c.data[2] for c in iters] == [3, 3, 3, 5, 5], "ITER 0 to 2 in coding 3, ITER 3 and 4 in coding 5"
+    vectors, add = _collector(SILENT_BASE)
+    cuts = [
+        (
+            middle(iters[4]),
+            "in-iter4",
+            "inside the coded words of ITER 4 (coding 5, which is not segmented): the chunk is ignored",
+            decodes(4, False),
+        )
+    ]
+    add_cuts(add, base, "cut-coding5", "the coding-5 base file", cuts)
+
+    def with_iter(index: int, data: bytes) -> bytes:
+        return join(head, *iters[:index], chunk(b"ITER", data), *iters[index + 1 :], iend)
+
+    add(
+        "corrupt-coding5-version-2.2.rgc",
+        join(with_head(head, minor=2), *iters, iend),
+        "the coding-5 base file with HEAD version 2.2, CRC recomputed: coding 5 needs minor version 3",
+        corrupt("ITER", iters[3].offset, "decode", 3, "coding 5"),
+    )
+    add(
+        "corrupt-coding5-iter0.rgc",
+        with_iter(0, iters[0].data[:2] + b"\x05" + iters[0].data[3:]),
+        "ITER 0's coding set to 5 (its payload unchanged), CRC recomputed: coding 5 in ITER 0",
+        corrupt("ITER", iters[0].offset, "decode", 0, "coding 5"),
+    )
+    add(
+        "corrupt-coding5-iter3-stop-logits.rgc",
+        with_iter(3, iters[3].data[: 3 + 4]),
+        "ITER 3's payload cut to its first 4 bytes, CRC recomputed: shorter than the 5 stop logits",
+        corrupt("ITER", iters[3].offset, "decode", 3),
+    )
+    payload = iters[3].data[3:]
+    add(
+        "corrupt-coding5-iter3-extra-word.rgc",
+        with_iter(3, iters[3].data[:3] + payload[:5] + struct.pack(">I", 1) + payload[5:]),
+        "one coded word too many (00 00 00 01, after the stop logits, in front of the other words) in "
+        "ITER 3, CRC recomputed: the payload's layout is valid, but decoding does not end with the words "
+        "used up and the state 0",
+        corrupt("ITER", iters[3].offset, "decode", 3, decode_only=True),
+    )
+    return vectors
+
+
+SILENT_TRIMMED = "silent-rgb-256x192-coding6-4it-trimmed.rgc"
+
+
+def derive_coding6(base: bytes) -> list[Vector]:
+    """The vectors made from the coding-6 base: cuts inside a coding-6 chunk, truncation, coding-6 rules."""
+    head, before, iters, iend = _parts(base)
+    assert not before and len(iters) == 5 and head.data[:2] == b"\x02\x03"
+    assert [c.data[2] for c in iters] == [3, 4, 4, 6, 6], "coding 4 before cells fall silent, then coding 6"
+    channels = head.data[11]
+    vectors, add = _collector(SILENT_SEGMENTED_BASE)
+    # where each segment of ITER 3 ends: a coding-6 payload without its stop logits has coding 4's layout
+    segments = spec_coding4_segments(iters[3].data[3:4] + iters[3].data[9:], channels)
+    assert len(segments) == channels == 8
+    first_words = iters[3].offset + 8 + 3 + 6 + 4
+    ends = list(itertools.accumulate((4 + len(words) for _, words in segments), initial=first_words - 4))[1:]
+    assert ends[0] - first_words > 2 and ends[3] - ends[2] > 6, "segments 0 and 3 of ITER 3 need words"
+    cuts = [
+        (
+            first_words + 2,
+            "in-iter3-segment0",
+            "inside the first segment of ITER 3 (coding 6), which holds the stop map: no complete segment, "
+            "so the chunk is ignored",
+            decodes(3, False),
+        ),
+        (
+            ends[2] + 6,
+            "in-iter3-segment3",
+            "inside segment 3 of ITER 3 (coding 6): its 3 complete segments, the stop map with them, decode "
+            "as a partial last iteration of 3 channels",
+            decodes(4, False),
+        ),
+    ]
+    add_cuts(add, base, "cut-coding6", "the coding-6 base file", cuts)
+    kept = 5
+    shortened = chunk(b"ITER", iters[3].data[: ends[kept - 1] - iters[3].offset - 8])
+    add(
+        SILENT_TRIMMED,
+        join(with_head(head, iterations=4), *iters[:3], shortened, iend),
+        f"the coding-6 base file truncated to ITER 0 to 2 whole and the first {kept} of ITER 3's 8 segments "
+        "(HEAD.iterations = 4, then IEND, CRCs recomputed): complete, its last iteration partial",
+        decodes(4, True),
+    )
+    payload = iters[3].data[3:]
+    add(
+        "corrupt-coding6-iter3-segment-channels-0.rgc",
+        join(head, *iters[:3], chunk(b"ITER", iters[3].data[:3] + b"\0" + payload[1:]), *iters[4:], iend),
+        "ITER 3's segment_channels set to 0, CRC recomputed",
+        corrupt("ITER", iters[3].offset, "decode", 3),
+    )
+    add(
+        "corrupt-coding6-iter3-stop-logits.rgc",
+        join(head, *iters[:3], chunk(b"ITER", iters[3].data[:3] + payload[:4]), *iters[4:], iend),
+        "ITER 3's payload cut to its segment_channels and 3 of its 5 stop logits, CRC recomputed",
+        corrupt("ITER", iters[3].offset, "decode", 3),
+    )
+    return vectors
+
+
 def derive_one_shot(bases: dict[str, bytes]) -> list[Vector]:
     """Cuts of the one-shot base: the picture synthesised from the states of whole and partial iterations."""
     base = bases[ONE_SHOT_BASE]
@@ -1574,7 +1796,7 @@ def bitplanes_sha256(data: bytes, iterations: int) -> str:
     for index, item in enumerate(parsed.iterations[:iterations]):
         if item.cut:
             cut = spec_cut_payload(data, item.offset, header.code_channels)
-            assert (item.coding, item.payload) == (4, cut), (
+            assert item.coding in (4, 6) and item.payload == cut, (
                 "the library and the spec cut the chunk differently"
             )
         entries = item.tiles if item.tiles is not None else [(item.coding, item.payload)]
@@ -1582,14 +1804,28 @@ def bitplanes_sha256(data: bytes, iterations: int) -> str:
             if entry is None:
                 continue
             bits, (coding, payload) = tile[index], entry
-            packed.append(np.packbits(bits.ravel()).tobytes())
+            packed.append(np.packbits(np.asarray(bits).ravel()).tobytes())
             if coding == 0:
                 assert payload == packed[-1], "coding-0 payload with nonzero padding bits"
             else:
                 shape = header.code_shape(width, height)
                 expected = spec_bits(coding, payload, shape, tile[:index], header.model_id)
-                assert np.array_equal(bits, expected), f"iteration {index}: the library and the spec disagree"
+                assert np.array_equal(np.asarray(bits), np.asarray(expected)), (
+                    f"iteration {index}: bits differ"
+                )
+                assert np.array_equal(spec_silent_cells(bits), spec_silent_cells(expected)), (
+                    f"iteration {index}: the library and the spec silence other cells"
+                )
     return hashlib.sha256(b"".join(packed)).hexdigest()
+
+
+def silent_cells_sha256(data: bytes, iterations: int) -> str | None:
+    """SHA-256 of the silent cells of the first decoded iterations of a one-tile picture, each iteration's
+    rows x columns map packed as coding 0 packs bits (1 = silent), None when no cell is silent."""
+    maps = [spec_silent_cells(bits) for bits in api.read_bitplanes(container.read(data), iterations)]
+    if not any(silent.any() for silent in maps):
+        return None
+    return hashlib.sha256(b"".join(np.packbits(silent.ravel()).tobytes() for silent in maps)).hexdigest()
 
 
 def alpha_sha256(image: Image.Image) -> str | None:
@@ -1675,7 +1911,7 @@ def _check_decode_only(vector: Vector) -> None:
         api.read_tile_bitplanes(good, expect["good_prefix"])
     if expect["chunk"] == "ITER":
         damaged = good.iterations[expect["good_prefix"]]
-        assert damaged.offset == expect["offset"] and damaged.coding in (1, 3, 4), vector.name
+        assert damaged.offset == expect["offset"] and damaged.coding in (1, 3, 4, 5, 6), vector.name
         earlier = api.read_bitplanes(good, damaged.index) if damaged.index else []
         header = good.header
         try:
@@ -1706,6 +1942,7 @@ def decoded_entry(vector: Vector, bases: dict[str, bytes], files: dict[str, byte
     bits = bitplanes_sha256(vector.data, iterations)
     if last_channels is None:
         assert bits == bitplanes_sha256(bases[vector.source], iterations), vector.name
+    silent = None if parsed.header.tiled else silent_cells_sha256(vector.data, iterations)
     entry = {
         "width": image.width,
         "height": image.height,
@@ -1714,6 +1951,7 @@ def decoded_entry(vector: Vector, bases: dict[str, bytes], files: dict[str, byte
         "codings": [item.coding for item in parsed.iterations[:iterations]],
         **({} if last_channels is None else {"last_channels": last_channels}),
         "bitplanes_sha256": bits,
+        **({} if silent is None else {"silent_cells_sha256": silent}),
         "pixels": pixels,
     }
     if vector.source in ALPHA_PLANES:  # alpha is lossless: what the source picture had, exactly
@@ -1749,6 +1987,7 @@ def main() -> None:
     prior_bases = encode_sources(PRIOR_SOURCES, PRIOR_MODEL)
     segmented_bases = encode_sources(SEGMENTED_SOURCES, PRIOR_MODEL)
     one_shot_bases = encode_sources(ONE_SHOT_SOURCES, ONE_SHOT_MODEL)
+    silent_bases = encode_sources(SILENT_SOURCES, PRIOR_MODEL)
     for name, coding in ((CODING1_BASE, 1), (PRIOR_BASE, 3)):
         codings = [item["coding"] for item in pillow_rgc.info({**bases, **prior_bases}[name])["chunks"]]
         if codings != [coding] * len(codings):
@@ -1777,6 +2016,13 @@ def main() -> None:
             ONE_SHOT_FORMAT_VERSION,
             complete_vectors(one_shot_bases, ONE_SHOT_SOURCES) + derive_one_shot(one_shot_bases),
             one_shot_bases,
+            files,
+        ),
+        SILENT_MANIFEST: manifest(
+            PRIOR_MODEL,
+            SILENT_FORMAT_VERSION,
+            complete_vectors(silent_bases, SILENT_SOURCES) + derive_silent(silent_bases),
+            silent_bases,
             files,
         ),
     }

@@ -4,8 +4,9 @@
 ``manifest-prior.json`` the coding-3 vectors, bound to ``rgc-tiny-test-prior``
 (the same graphs with a frozen context prior), ``manifest-segmented.json``
 the coding-4 vectors (versions 2.2 and 3.2), bound to ``rgc-tiny-test-prior`` too,
-and ``manifest-one-shot.json`` files of the frozen one-shot ``rgc-tiny-test-one-shot``
-(whole, cut and tiled pictures made by its synthesis graph).
+``manifest-one-shot.json`` files of the frozen one-shot ``rgc-tiny-test-one-shot``
+(whole, cut and tiled pictures made by its synthesis graph), and ``manifest-silent.json``
+the vectors of codings 5 and 6 (silent cells, version 2.3), bound to ``rgc-tiny-test-prior``.
 
 See spec/rgc.md, "Conformance vectors".  Decoded bits are compared exactly
 (SHA-256 of the bitplanes, packed as coding 0 packs them, whatever coding the
@@ -37,10 +38,17 @@ MANIFEST = json.loads((VECTORS / "manifest.json").read_text())
 PRIOR_MANIFEST = json.loads((VECTORS / "manifest-prior.json").read_text())
 SEGMENTED_MANIFEST = json.loads((VECTORS / "manifest-segmented.json").read_text())
 ONE_SHOT_MANIFEST = json.loads((VECTORS / "manifest-one-shot.json").read_text())
-MANIFEST_FILES = ("manifest.json", "manifest-prior.json", "manifest-segmented.json", "manifest-one-shot.json")
+SILENT_MANIFEST = json.loads((VECTORS / "manifest-silent.json").read_text())
+MANIFEST_FILES = (
+    "manifest.json",
+    "manifest-prior.json",
+    "manifest-segmented.json",
+    "manifest-one-shot.json",
+    "manifest-silent.json",
+)
 ENTRIES = [
     entry
-    for manifest in (MANIFEST, PRIOR_MANIFEST, SEGMENTED_MANIFEST, ONE_SHOT_MANIFEST)
+    for manifest in (MANIFEST, PRIOR_MANIFEST, SEGMENTED_MANIFEST, ONE_SHOT_MANIFEST, SILENT_MANIFEST)
     for entry in manifest["vectors"]
 ]
 TEST_MODEL = "rgc-tiny-test"
@@ -73,7 +81,17 @@ def data_of(entry: dict) -> bytes:
 
 def bitplanes_sha256(bitplanes: list[np.ndarray]) -> str:
     """The manifest's hash: each decoded bitplane packed as coding 0 stores it, concatenated."""
-    return hashlib.sha256(b"".join(np.packbits(bits.ravel()).tobytes() for bits in bitplanes)).hexdigest()
+    packed = (np.packbits(np.asarray(bits).ravel()).tobytes() for bits in bitplanes)
+    return hashlib.sha256(b"".join(packed)).hexdigest()
+
+
+def silent_cells_sha256(bitplanes: list[np.ndarray]) -> str | None:
+    """The manifest's hash of the silent cells: each iteration's rows x columns map packed as coding 0
+    packs bits (1 = silent), concatenated; None when no cell is silent."""
+    maps = [np.ma.getmaskarray(bits)[0] for bits in bitplanes]
+    if not any(silent.any() for silent in maps):
+        return None
+    return hashlib.sha256(b"".join(np.packbits(silent.ravel()).tobytes() for silent in maps)).hexdigest()
 
 
 def decoded_bitplanes(parsed: container.Container, iterations: int | None = None) -> list[np.ndarray]:
@@ -125,6 +143,7 @@ def test_container_reads_the_exact_bitplanes(entry):
     bitplanes = decoded_bitplanes(parsed)
     assert bitplanes_sha256(bitplanes) == entry["bitplanes_sha256"]
     if not header.tiled:  # a partial last iteration gives only its first channels
+        assert silent_cells_sha256(bitplanes) == entry.get("silent_cells_sha256")
         assert len(bitplanes[-1]) == entry.get("last_channels", header.code_channels)
 
 
@@ -278,13 +297,22 @@ def test_manifest_entries_have_the_fields_of_their_outcome():
         assert entry["file"].endswith(".rgc") and entry["description"]
         if entry["outcome"] == "decodes":
             assert entry["iterations"] >= 1 and entry["mode"] in ("L", "LA", "RGB", "RGBA")
-            assert entry["version"] in ("1.0", "1.1", "2.0", "2.1", "2.2", "3.0", "3.1", "3.2"), entry
+            assert entry["version"] in ("1.0", "1.1", "2.0", "2.1", "2.2", "2.3", "3.0", "3.1", "3.2"), entry
             assert len(entry["codings"]) == entry["iterations"], entry
-            allowed = {"1.0": {0}, "1.1": {0}, "2.0": {0, 1}, "2.1": {0, 1, 3}, "2.2": {0, 1, 3, 4}}
+            allowed = {
+                "1.0": {0},
+                "1.1": {0},
+                "2.0": {0, 1},
+                "2.1": {0, 1, 3},
+                "2.2": {0, 1, 3, 4},
+                "2.3": {0, 1, 3, 4, 5, 6},
+            }
             assert set(entry["codings"]) <= allowed.get(entry["version"], {2}), entry
-            assert entry["codings"][0] != 4, entry
-            if "last_channels" in entry:  # a partial last iteration: coding 4 without all its segments
-                assert entry["codings"][-1] == 4 and entry["last_channels"] >= 1, entry
+            assert entry["codings"][0] not in (4, 5, 6), entry
+            if "last_channels" in entry:  # a partial last iteration: coding 4 or 6 without all its segments
+                assert entry["codings"][-1] in (4, 6) and entry["last_channels"] >= 1, entry
+            if "silent_cells_sha256" in entry:
+                assert len(bytes.fromhex(entry["silent_cells_sha256"])) == 32 and entry["version"] == "2.3"
             assert len(bytes.fromhex(entry["bitplanes_sha256"])) == 32
             assert ("alpha_sha256" in entry) == (entry["mode"] in ALPHA_MODES), entry
             if "alpha_sha256" in entry:
@@ -348,6 +376,25 @@ def test_vectors_cover_one_shot_models():
     assert any(entry["version"].startswith("3.") for entry in decoded)
 
 
+def test_vectors_cover_codings_5_and_6():
+    """Silent cells: coding 5 whole and cut, coding 6 whole, cut inside its segments and truncated, and their
+    rules, in their own manifest."""
+    vectors = SILENT_MANIFEST["vectors"]
+    decoded = [entry for entry in vectors if entry["outcome"] == "decodes"]
+    assert {entry["version"] for entry in decoded} == {"2.3"}
+    assert all("silent_cells_sha256" in entry for entry in decoded if {5, 6} & set(entry["codings"]))
+    assert any(entry["codings"][-2:] == [5, 5] and entry["complete"] for entry in decoded)
+    assert any(
+        entry["codings"][-1] == 6 and "last_channels" in entry and not entry["complete"] for entry in decoded
+    )
+    assert any(
+        entry["codings"][-1] == 6 and "last_channels" in entry and entry["complete"] for entry in decoded
+    )
+    damaged = [entry for entry in vectors if entry.get("error") == "corrupt"]
+    assert any(entry["good_prefix"] == 0 and "coding 5" in entry["message_contains"] for entry in damaged)
+    assert any(entry.get("decode_only") and entry["good_prefix"] for entry in damaged)
+
+
 @pytest.mark.parametrize(
     "manifest, model, version",
     [
@@ -355,6 +402,7 @@ def test_vectors_cover_one_shot_models():
         (PRIOR_MANIFEST, PRIOR_MODEL, "3.1"),
         (SEGMENTED_MANIFEST, PRIOR_MODEL, "3.2"),
         (ONE_SHOT_MANIFEST, ONE_SHOT_MODEL, "3.2"),
+        (SILENT_MANIFEST, PRIOR_MODEL, "2.3"),
     ],
 )
 def test_vectors_are_bound_to_the_frozen_test_model(manifest, model, version):
@@ -388,6 +436,7 @@ def test_derived_vectors_are_exactly_what_make_vectors_makes_from_the_base_vecto
         **make_vectors.PRIOR_SOURCES,
         **make_vectors.SEGMENTED_SOURCES,
         **make_vectors.ONE_SHOT_SOURCES,
+        **make_vectors.SILENT_SOURCES,
     }
     bases = {name: (VECTORS / name).read_bytes() for name in sources}
     derived = [
@@ -395,6 +444,7 @@ def test_derived_vectors_are_exactly_what_make_vectors_makes_from_the_base_vecto
         *make_vectors.derive_prior(bases),
         *make_vectors.derive_segmented(bases),
         *make_vectors.derive_one_shot(bases),
+        *make_vectors.derive_silent(bases),
     ]
     assert {vector.name for vector in derived} | set(bases) == set(by_file)
     for vector in derived:

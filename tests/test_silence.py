@@ -311,3 +311,16 @@ def test_the_writer_rule_measures_each_cell_over_its_pixels_inside_the_picture()
     assert reached.shape == (2, 2) and reached.all()
     assert not silence.cells_reaching(source, picture, 16, 28.2)[1, 1]
     assert silence.cells_reaching(source, picture, 16, 28.2)[0, 0]
+
+
+@pytest.mark.parametrize("stop_psnr, silent", [(30, True), (0, False)])
+def test_the_plugin_and_the_command_line_take_a_stop_psnr(flat_and_busy, tmp_path, stop_psnr, silent):
+    from pillow_rgc import cli
+
+    flat_and_busy.save(tmp_path / "a.rgc", model=PRIOR_MODEL, iterations=5, stop_psnr=stop_psnr or None)
+    flat_and_busy.save(tmp_path / "a.png")
+    arguments = ["encode", str(tmp_path / "a.png"), str(tmp_path / "b.rgc"), "-n", "5"]
+    cli.main([*arguments, "--model", PRIOR_MODEL, "--stop-psnr", str(stop_psnr)])
+    for name in ("a.rgc", "b.rgc"):
+        codings = {chunk["coding"] for chunk in pillow_rgc.info((tmp_path / name).read_bytes())["chunks"]}
+        assert (entropy.SILENT in codings) == silent
