@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/rd.py DIR [--out benchmarks/results/] [--codecs jpeg,webp,avif,jxl,rgc]
-                            [--model ID] [--limit N]
+                            [--model ID] [--stop-psnr DB] [--limit N]
 
 Every photo of DIR (sorted by name; --limit keeps the first N) is encoded
 with each codec at each setting:
@@ -199,7 +199,7 @@ class Scorer:
 # ---------------------------------------------------------------- measuring
 
 
-def measure_curves(codecs, photos, images, score, rgc, model) -> tuple[dict, dict, dict]:
+def measure_curves(codecs, photos, images, score, rgc, options: dict) -> tuple[dict, dict, dict]:
     """Per-photo points for every codec and setting; returns (points, rgc_meta, settings)."""
     points: dict[str, list[dict]] = {c: [] for c in codecs}
     settings: dict[str, list[int]] = {}
@@ -208,7 +208,7 @@ def measure_curves(codecs, photos, images, score, rgc, model) -> tuple[dict, dic
         for codec in codecs:
             t0 = time.perf_counter()
             if codec == "rgc":
-                full = rgc.encode(im, quality=1.0, model=model)
+                full = rgc.encode(im, quality=1.0, **options)
                 info = rgc.info(full)
                 n = int(info["iterations_present"])
                 rgc_meta.setdefault("model", info.get("model"))
@@ -321,16 +321,16 @@ def avif_lowest_quality(im, ref, target, score) -> tuple[int, bytes, dict, bool]
     return hi, *at(hi), True
 
 
-def rgc_vs_avif(photos, images, score, rgc, model) -> list[dict]:
+def rgc_vs_avif(photos, images, score, rgc, options: dict) -> list[dict]:
     """rgc at quality=0.95 against the smallest AVIF of at least the same MS-SSIM, per photo."""
     im0 = images[0][0]
-    warm = rgc.encode(im0, quality=TIME_TARGET, model=model)  # warm-up: model load, caches
+    warm = rgc.encode(im0, quality=TIME_TARGET, **options)  # warm-up: model load, caches
     decode_timed(warm)
     decode_timed(encode_pillow("avif", im0, 50))
     rows = []
     for path, (im, ref) in zip(photos, images):
         t0 = time.perf_counter()
-        data = rgc.encode(im, quality=TIME_TARGET, model=model)
+        data = rgc.encode(im, quality=TIME_TARGET, **options)
         rgc_enc = time.perf_counter() - t0
         rgc_dec = decode_timed(data)
         r = score(ref, data)
@@ -555,6 +555,12 @@ def parse_args(argv):
         help=f"comma-separated subset of {','.join(ALL_CODECS)} (default: all available)",
     )
     parser.add_argument("--model", default=None, help="rgc model id (default: pillow_rgc's default)")
+    parser.add_argument(
+        "--stop-psnr",
+        type=float,
+        default=None,
+        help="rgc's stop_psnr (silent cells; default: the writer's; 0: every cell sends)",
+    )
     parser.add_argument("--limit", type=int, default=None, help="use only the first N photos")
     return parser.parse_args(argv)
 
@@ -599,7 +605,10 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     log("measuring curves")
-    points, rgc_meta, settings = measure_curves(codecs, photos, images, score, rgc, args.model)
+    options = {"model": args.model}
+    if args.stop_psnr is not None:
+        options["stop_psnr"] = args.stop_psnr or None
+    points, rgc_meta, settings = measure_curves(codecs, photos, images, score, rgc, options)
     curves = {c: mean_curve(points[c], settings[c]) for c in codecs}
     summary = summarize(curves)
 
@@ -610,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
             times[c] = measure_times(c, timing_setting(curves[c]), images)
     comparison = []
     if "rgc" in codecs:
-        comparison = rgc_vs_avif(photos, images, score, rgc, args.model)
+        comparison = rgc_vs_avif(photos, images, score, rgc, options)
         times["rgc"] = {
             "setting": "q=0.95",
             "encode_s": statistics.fmean(r["rgc_encode_s"] for r in comparison),
@@ -631,6 +640,7 @@ def main(argv: list[str] | None = None) -> int:
             "codecs": codecs,
             "settings": {c: settings[c] for c in codecs},
             "rgc": rgc_meta or None,
+            "rgc_options": options if "rgc" in codecs else None,
             **run_facts(started),
             "ms_ssim_targets": list(TARGETS),
             "time_target_ms_ssim": TIME_TARGET,

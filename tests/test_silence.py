@@ -324,3 +324,14 @@ def test_the_plugin_and_the_command_line_take_a_stop_psnr(flat_and_busy, tmp_pat
     for name in ("a.rgc", "b.rgc"):
         codings = {chunk["coding"] for chunk in pillow_rgc.info((tmp_path / name).read_bytes())["chunks"]}
         assert (entropy.SILENT in codings) == silent
+
+
+def test_tiles_silence_their_own_cells_in_a_version_3_3_file(flat_and_busy):
+    data = pillow_rgc.encode(flat_and_busy, iterations=5, model=PRIOR_MODEL, stop_psnr=30, tile_side=96)
+    parsed = container.read(data)
+    assert parsed.header.tiled and pillow_rgc.info(data)["format_version"] == "3.3"
+    entries = [entry for chunk in parsed.iterations for entry in chunk.tiles if entry is not None]
+    assert entropy.SILENT in {coding for coding, _ in entries}
+    tiles = api.read_tile_bitplanes(parsed)
+    assert silence.silent_cells(tiles[0][-1]).any() and not silence.silent_cells(tiles[-1][-1]).any()
+    Image.open(io.BytesIO(data)).load()
