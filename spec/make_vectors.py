@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import itertools
 import json
 import math
 import struct
@@ -1433,9 +1432,10 @@ def derive_segmented(bases: dict[str, bytes]) -> list[Vector]:
 
 
 def segment_ends(c: Chunk, channels: int) -> list[int]:
-    """The file offset where each segment of the coding-4 ITER chunk ``c`` ends (after its words)."""
-    end, ends = c.offset + 8 + 3 + 1, []  # after the frame, index, coding and segment_channels
-    for _, words in spec_coding4_segments(c.data[3:], channels):
+    """The file offset where each segment of the coding-4 (or 6) ITER chunk ``c`` ends (after its words)."""
+    head = 6 if c.data[2] == 6 else 1  # segment_channels, and coding 6's stop logits
+    end, ends = c.offset + 8 + 3 + head, []  # after the frame, index, coding and head
+    for _, words in spec_coding4_segments(c.data[3:4] + c.data[3 + head :], channels):
         end += 4 + len(words)
         ends.append(end)
     return ends
@@ -1694,11 +1694,9 @@ def derive_coding6(base: bytes) -> list[Vector]:
     assert [c.data[2] for c in iters] == [3, 4, 4, 6, 6], "coding 4 before cells fall silent, then coding 6"
     channels = head.data[11]
     vectors, add = _collector(SILENT_SEGMENTED_BASE)
-    # where each segment of ITER 3 ends: a coding-6 payload without its stop logits has coding 4's layout
-    segments = spec_coding4_segments(iters[3].data[3:4] + iters[3].data[9:], channels)
-    assert len(segments) == channels == 8
-    first_words = iters[3].offset + 8 + 3 + 6 + 4
-    ends = list(itertools.accumulate((4 + len(words) for _, words in segments), initial=first_words - 4))[1:]
+    ends = segment_ends(iters[3], channels)
+    first_words = iters[3].offset + 8 + 3 + 6 + 4  # after segment_channels, the stop logits, the length
+    assert len(ends) == channels == 8
     assert ends[0] - first_words > 2 and ends[3] - ends[2] > 6, "segments 0 and 3 of ITER 3 need words"
     cuts = [
         (
