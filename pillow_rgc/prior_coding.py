@@ -334,10 +334,11 @@ def encode_segmented(
         payload += head
     for first in range(0, len(ordered), segment_channels):
         part = slice(first, first + segment_channels)
-        words = encode_words(
-            np.concatenate([map_bits, ordered[part].ravel()]) if not first else ordered[part],
-            np.concatenate([map_logits, logits[part].ravel()]) if not first else logits[part],
-        )
+        symbols, part_logits = ordered[part].ravel(), logits[part].ravel()
+        if not first:  # the stop map leads the first segment's words
+            symbols = np.concatenate([map_bits, symbols])
+            part_logits = np.concatenate([map_logits, part_logits])
+        words = encode_words(symbols, part_logits)
         payload += SEGMENT_LENGTH.build(len(words)) + words
         payloads.append(payload)
     return payloads
