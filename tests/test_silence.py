@@ -335,3 +335,22 @@ def test_tiles_silence_their_own_cells_in_a_version_3_3_file(flat_and_busy):
     tiles = api.read_tile_bitplanes(parsed)
     assert silence.silent_cells(tiles[0][-1]).any() and not silence.silent_cells(tiles[-1][-1]).any()
     Image.open(io.BytesIO(data)).load()
+
+
+def test_the_prior_is_fitted_on_the_features_of_silent_planes_and_not_on_silent_bits():
+    training = pytest.importorskip("pillow_rgc.training.context_prior")
+    prior = random_prior(6, 4, iterations=3)
+    planes = growing_silence(6, (4, 6, 7), iterations=3)
+    scales = training.feature_scales(4)
+    for t in range(3):  # the fit's features give the coder's logits, silent cells as 0
+        logits = prior_coding.cell_logits(planes[t], planes[:t], prior)
+        for c in range(4):
+            z = (training.features(planes, t, c) * scales) @ prior.weights[t, c].astype(np.float64)
+            assert np.array_equal(prior_coding.to_logits(z).reshape(6, 7), logits[c])
+    # a silent cell has no bit to predict: whatever its (hidden) bits, the fit is the same
+    hidden = [
+        np.ma.MaskedArray(np.ma.getdata(p) | np.ma.getmaskarray(p), np.ma.getmaskarray(p)) for p in planes
+    ]
+    fitted = training.fit_prior([planes], 3, log=print)
+    assert np.array_equal(fitted, training.fit_prior([hidden], 3, log=print))
+    assert not np.array_equal(fitted, training.fit_prior([[np.asarray(p) for p in hidden]], 3, log=print))

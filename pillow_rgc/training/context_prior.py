@@ -181,11 +181,12 @@ def make_prior(
     pictures = training_crops(images, crops, side)
     if not pictures:
         raise ValueError(f"no image in {images} is at least {side // 2} pixels on its shorter side")
-    stride = loaded.info.code_stride
+
+    def writers_silence(picture: np.ndarray):
+        return silence.writer_rule(picture, loaded.info.code_stride, stop_psnr) if stop_psnr else None
+
     bitplanes = [
-        codec.encode_pixels(
-            loaded, picture, iterations, silence=stop_psnr and silence.writer_rule(picture, stride, stop_psnr)
-        )
+        codec.encode_pixels(loaded, picture, iterations, silence=writers_silence(picture))
         for picture in pictures
     ]
     encoded = time.perf_counter()
