@@ -76,8 +76,6 @@ CODING_PRIOR = 3
 CODING_SEGMENTED = 4
 CODING_SILENT = 5
 CODING_SILENT_SEGMENTED = 6
-SEGMENTED_CODINGS = (CODING_SEGMENTED, CODING_SILENT_SEGMENTED)
-"""The codings whose payload may stop after any segment (a partial iteration, or a cut chunk's)."""
 
 CODING_VERSION = {
     CODING_RAW: FORMAT_VERSION,
@@ -790,7 +788,7 @@ def _chunks(fp, start: int, offset: int, size: int, walk: _Walk, wanted=lambda c
             if frame.type == b"ITER" and not walk.header.tiled:  # only codings 4 and 6 are read when cut
                 available = min(frame.length, size - offset - _FRAME.sizeof())
                 head = fp.read(min(_ITER_FIXED, available))
-                if len(head) == _ITER_FIXED and head[2] in SEGMENTED_CODINGS:
+                if len(head) == _ITER_FIXED and head[2] in entropy.SEGMENTED_CODINGS:
                     yield _CUT_ITER, offset, head + fp.read(available - _ITER_FIXED)
             return
         data = None
