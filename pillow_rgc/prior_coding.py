@@ -468,8 +468,9 @@ def decode_segmented(
 ) -> np.ndarray:
     """The known channels (boolean, True for +1) of a coding-4 (``silent``: coding-6) payload: all of
     ``shape``'s, or a prefix."""
+    segments = segments_of(payload, shape[0], silent)  # checks the payload holds its stop logits
     logits = list(STOP_LOGITS.parse(payload[SEGMENT_CHANNELS.sizeof() :])) if silent else None
-    return _decode(shape, earlier, prior, segments_of(payload, shape[0], silent), logits)
+    return _decode(shape, earlier, prior, segments, logits)
 
 
 _SIGN = np.array([-1.0, 1.0])

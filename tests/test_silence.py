@@ -200,6 +200,25 @@ def test_damaged_coding_5_and_6_payloads_are_refused_with_the_reason():
         )
 
 
+@FAST
+@given(
+    data=st.binary(max_size=80),
+    coding=st.sampled_from(entropy.SILENT_CODINGS),
+    before=st.integers(0, 2**12 - 1),
+)
+def test_any_coding_5_or_6_payload_decodes_or_raises_a_payload_error(data, coding, before):
+    shape = (4, 3, 4)
+    prior = random_prior(9, 4)
+    silent = np.array([(before >> i) & 1 for i in range(12)], bool).reshape(3, 4)
+    earlier = [silence.silenced(np.ones(shape, bool), silent)]
+    try:
+        bits = entropy.decode_bitplane(coding, data, shape, earlier, prior)
+    except entropy.PayloadError:
+        return
+    assert bits.shape[1:] == shape[1:] and 1 <= len(bits) <= shape[0] and bits.dtype == bool
+    assert not (silent & ~silence.silent_cells(bits)).any(), "a silent cell stays silent"
+
+
 def test_silent_codings_need_a_context_prior():
     planes = growing_silence(5, (2, 4, 4), iterations=2)
     with pytest.raises(ValueError, match="context prior"):
