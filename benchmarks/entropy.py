@@ -25,6 +25,10 @@ Printed:
 - the totals: coded/raw over every bit, the same alternatives, the time shares,
   and the entropy decoder's throughput for each coding.
 
+The photos are encoded without silent cells (``stop_psnr=None``): their codings 5
+and 6 have no coding-1 counterpart to compare with, and their savings are
+``benchmarks/rd.py --stop-psnr``'s to measure.
+
 "Raw" is the bitplane as coding 0 stores it (one bit per code bit; a partial
 last iteration has fewer); "coded" is the ITER payload actually written (the
 smallest of codings 0, 1 and, for a model with a context prior, 3; coding 4
@@ -79,7 +83,7 @@ def measure(path: Path, quality: float, model: str | None, repeat: int) -> dict:
     image.load()
     with Timed("encode_bitplane") as whole, Timed("encode_segmented") as partial:
         start = time.perf_counter()
-        data = pillow_rgc.encode(image, quality=quality, model=model)
+        data = pillow_rgc.encode(image, quality=quality, model=model, stop_psnr=None)
         encode_total = time.perf_counter() - start
     encode_entropy = whole.seconds + partial.seconds
     parsed = container.read(data)
@@ -132,6 +136,10 @@ def sizes_alone(
     return sizes
 
 
+WRITTEN = (entropy.RAW, entropy.CONTEXT, entropy.PRIOR, entropy.SEGMENTED)
+"""The codings of files without silent cells, as this benchmark writes them."""
+
+
 def share(part: float, total: float) -> str:
     """Part of the total, and what it adds to the rest, in percent."""
     rest = total - part
@@ -164,7 +172,7 @@ def report(results: list[dict]) -> None:
         rows = [(r["chunk_bits"][t], r["chunks"][t], r["alone"][t]) for r in results if len(r["chunks"]) > t]
         raw = sum(bits for bits, _, _ in rows)
         coded = sum(size for _, (_, size), _ in rows)
-        chosen = "/".join(str(sum(coding == c for _, (coding, _), _ in rows)) for c in entropy.CODINGS)
+        chosen = "/".join(str(sum(coding == c for _, (coding, _), _ in rows)) for c in WRITTEN)
         alone = [ratio([size[i] for _, _, size in rows], raw) for i in (0, 1)]
         print(
             f"{t:9d} {len(rows):6d} {raw:12d} {coded:12d} {8 * coded / raw:9.3f}  {chosen:>15s}"
