@@ -63,9 +63,13 @@ def main() -> None:
             im.save(out / f"cut-{chunk['iteration'] + 1:02d}.png")
             score = ms_ssim(np.asarray(original), np.asarray(im.convert("RGB")))
         print(f"{chunk['iteration'] + 1:>10} {len(cut):>8} {8 * len(cut) / pixels:7.3f} {score:8.4f}")
-    smaller = pillow_rgc.truncate(data, max_bytes=len(data) // 2)
+    first = summary["chunks"][0]
+    budget = max(
+        len(data) // 2, first["offset"] + first["size"] + 12
+    )  # at least the first iteration and IEND
+    smaller = pillow_rgc.truncate(data, max_bytes=budget)
     print(
-        f"truncate(max_bytes={len(data) // 2}) -> {len(smaller)} bytes, "
+        f"truncate(max_bytes={budget}) -> {len(smaller)} bytes, "
         f"{pillow_rgc.info(smaller)['iterations_present']} iterations, a complete file"
     )
 
