@@ -373,3 +373,15 @@ def test_the_prior_is_fitted_on_the_features_of_silent_planes_and_not_on_silent_
     fitted = training.fit_prior([planes], 3, log=print)
     assert np.array_equal(fitted, training.fit_prior([hidden], 3, log=print))
     assert not np.array_equal(fitted, training.fit_prior([[np.asarray(p) for p in hidden]], 3, log=print))
+
+
+def test_a_stream_decoder_redoes_a_cut_coding_6_iteration_when_the_rest_arrives(flat_and_busy):
+    data = pillow_rgc.encode(flat_and_busy, iterations=5, model=PRIOR_MODEL, stop_psnr=30, segmented=True)
+    last = container.read(data).iterations[-1]
+    assert last.coding == entropy.SILENT_SEGMENTED
+    cut = data[: last.offset + last.size // 2]
+    decoder = api.Decoder(container.read(cut).header)
+    decoder.pixels(container.read(cut))
+    assert decoder.reconstruction.last_channels < container.read(data).header.code_channels
+    more = decoder.pixels(container.read(data))
+    assert np.array_equal(more, np.asarray(pillow_rgc.decode(data)))
