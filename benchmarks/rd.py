@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/rd.py DIR [--out benchmarks/results/] [--codecs jpeg,webp,avif,jxl,rgc]
-                            [--model ID] [--stop-psnr DB] [--limit N]
+                            [--model ID] [--stop-psnr DB] [--effort N] [--limit N]
 
 Every photo of DIR (sorted by name; --limit keeps the first N) is encoded
 with each codec at each setting:
@@ -561,6 +561,9 @@ def parse_args(argv):
         default=None,
         help="rgc's stop_psnr (silent cells; default: the writer's; 0: every cell sends)",
     )
+    parser.add_argument(
+        "--effort", type=int, default=None, help="rgc's effort (bit refinement; default: the writer's)"
+    )
     parser.add_argument("--limit", type=int, default=None, help="use only the first N photos")
     return parser.parse_args(argv)
 
@@ -608,6 +611,8 @@ def main(argv: list[str] | None = None) -> int:
     options = {"model": args.model}
     if args.stop_psnr is not None:
         options["stop_psnr"] = args.stop_psnr or None
+    if args.effort is not None:
+        options["effort"] = args.effort
     points, rgc_meta, settings = measure_curves(codecs, photos, images, score, rgc, options)
     curves = {c: mean_curve(points[c], settings[c]) for c in codecs}
     summary = summarize(curves)

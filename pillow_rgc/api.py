@@ -19,6 +19,9 @@ receiving bits (silent cells, ``silence.py``): every block of a photo costs an
 iteration about the same bits, and a flat one that already looks right gains
 nothing from them.
 
+``effort`` > 0 refines each iteration's bits by trial decodes (``refinement.py``): slower
+encodes, smaller files for the same picture, nothing different for readers.
+
 Big pictures (more than ``TILE_ABOVE_PIXELS``) are coded in tiles of about
 ``TILE_SIDE`` pixels (format 3.0), each a picture of its own for the network,
 so memory stays bounded whatever the size: the network's hidden states for a
@@ -54,6 +57,10 @@ STOP_PSNR = 38.0
 ``rgc-oneshot-8`` (``benchmarks/rd.py --stop-psnr``), against sending every cell, 40 / 38 / 36 / 34
 saved −2.2 / −2.0 / −0.9 / +0.7 % of the bits on MS-SSIM and −3.5 / −4.3 / −5.3 / −6.4 % on PSNR,
 the lower ones capping the top quality; ``rgc-oneshot-9`` is trained with 38."""
+EFFORT = 2
+"""How many of each cell's least sure bits the writer tries flipping (``refinement.py``); 0 takes the
+encoder network's bits as they are."""
+MAX_EFFORT = 8
 CHUNK_OVERHEAD = 4 + 4 + 3 + 4  # length, type, ITER index and coding, CRC
 
 TILE_ABOVE_PIXELS = 1 << 21
@@ -139,6 +146,7 @@ def encode(
     tile_side: int | None = None,
     segmented: bool = False,
     stop_psnr: float | None = STOP_PSNR,
+    effort: int = EFFORT,
 ) -> bytes:
     """Encode ``image`` as a complete ``.rgc`` file; see the module docstring for the limits.
 
@@ -156,11 +164,17 @@ def encode(
     bits (codings 5 and 6, version 2.3); None sends every cell every iteration.
     Needs a model with a context prior (ignored otherwise).
 
+    ``effort`` (0 to ``MAX_EFFORT``): how many of each cell's least sure bits the writer tries
+    flipping in every iteration, keeping the flips that bring the picture closer (``refinement.py``);
+    each costs about two decodes of the iteration. 0: the encoder network's bits as they are.
+
     ``exif``, ``icc_profile`` and ``xmp`` are stored as given (:func:`metadata.to_chunks`);
     nothing is taken from ``image.info`` here (the Pillow plugin decides that).
     """
     if quality is None and iterations is None and max_bytes is None:
         quality = DEFAULT_QUALITY
+    if not (isinstance(effort, int) and 0 <= effort <= MAX_EFFORT):
+        raise ValueError(f"effort must be an integer from 0 to {MAX_EFFORT}, not {effort!r}")
     if iterations is not None and iterations < 1:
         raise ValueError(f"iterations must be at least 1, not {iterations}")
     if image.width < 1 or image.height < 1:
@@ -196,7 +210,7 @@ def encode(
     stop_psnr = stop_psnr if loaded.prior is not None else None
     if header.tiled:
         data = _encode_tiles(
-            header, loaded, pixels, reference, limit, target, ancillary, alpha_data, stop_psnr
+            header, loaded, pixels, reference, limit, target, ancillary, alpha_data, stop_psnr, effort
         )
         return data if max_bytes is None else _cut_to(data, max_bytes)
     raw_size = header.raw_payload_size()
@@ -208,7 +222,7 @@ def encode(
     room = math.inf if max_bytes is None else max_bytes - frame_bytes
     largest = header.max_entry_payload()
     payloads = _encode_tile(
-        loaded, pixels, reference, mode, limit, target, largest, room, segmented, stop_psnr
+        loaded, pixels, reference, mode, limit, target, largest, room, segmented, stop_psnr, effort
     )
     if not payloads:
         raise ValueError(
@@ -232,6 +246,7 @@ def _encode_tile(
     room=math.inf,
     segmented=False,
     stop_psnr=None,
+    effort=0,
 ) -> list[tuple[int, bytes]]:
     """(coding, payload) of each iteration of one picture or tile, under its rate control.
 
@@ -242,6 +257,7 @@ def _encode_tile(
     ``largest``: the longest payload an ITER chunk (or tile entry) may carry.
     ``segmented``: every iteration but the first in coding 4 (see :func:`encode`).
     ``stop_psnr``: the cells that reach it stop receiving bits (see :func:`encode`; needs the prior).
+    ``effort``: how many of each cell's least sure bits to try flipping (see :func:`encode`).
     """
     payloads: list[tuple[int, bytes]] = []
     choice = entropy.CodingChoice(loaded.prior)
@@ -290,7 +306,7 @@ def _encode_tile(
             payloads.append(last)
         return False
 
-    codec.encode_pixels(loaded, pixels, limit, keep_going, silence_reached if rule else None)
+    codec.encode_pixels(loaded, pixels, limit, keep_going, silence_reached if rule else None, effort)
     return payloads
 
 
@@ -343,7 +359,7 @@ def _last_iteration(bits, reconstruction, goal, room: float, whole, prefixes) ->
 
 
 def _encode_tiles(
-    header, loaded, pixels, reference, limit, target, ancillary, alpha_data, stop_psnr=None
+    header, loaded, pixels, reference, limit, target, ancillary, alpha_data, stop_psnr=None, effort=0
 ) -> bytes:
     """A tiled file (format 3.x): each tile coded on its own, then one ITER chunk per iteration."""
     per_tile = [
@@ -356,6 +372,7 @@ def _encode_tiles(
             target,
             header.max_entry_payload(w, h),
             stop_psnr=stop_psnr,
+            effort=effort,
         )
         for x, y, w, h in header.tiles()
     ]

@@ -44,6 +44,7 @@ def _encode(args: argparse.Namespace) -> None:
             tile_side=args.tile_side,
             segmented=args.segmented,
             stop_psnr=args.stop_psnr or None,
+            effort=args.effort,
         )
     write_atomically(args.output, data)
     summary = api.info(data)
@@ -175,6 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=api.STOP_PSNR,
         help="16x16 cells whose picture reaches this PSNR (dB) stop receiving bits (default "
         f"{api.STOP_PSNR:g}; 0: every cell gets every iteration)",
+    )
+    p.add_argument(
+        "--effort",
+        type=int,
+        choices=range(api.MAX_EFFORT + 1),
+        default=api.EFFORT,
+        metavar=f"0-{api.MAX_EFFORT}",
+        help="how many of each cell's least sure bits the writer tries flipping per iteration, "
+        f"keeping the flips that bring the picture closer: slower, smaller (default {api.EFFORT}; "
+        "0: the encoder network's bits as they are)",
     )
     p.set_defaults(run=_encode)
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from . import tiling
+from . import refinement, tiling
 from .models import LoadedModel
 from .silence import signs_of
 
@@ -55,13 +55,15 @@ def encode_pixels(
     max_iterations: int,
     keep_going: Callable[[list[np.ndarray], Reconstruction], bool] = lambda bitplanes, reconstruction: True,
     silence: Callable[[np.ndarray, list[np.ndarray], Reconstruction], np.ndarray] | None = None,
+    effort: int = 0,
 ) -> list[np.ndarray]:
     """Bitplanes of ``pixels`` (H,W,3 uint8), one per iteration.
 
     After each iteration ``keep_going(bitplanes_so_far, reconstruction)``
     decides whether to add another one (rate control); at most ``max_iterations``.
     Before an iteration is decoded, ``silence(bits, bitplanes_so_far, reconstruction)``
-    may silence cells of its bits (``silence.silenced``).
+    may silence cells of its bits (``silence.silenced``), and then ``effort`` > 0 refines the bits
+    of the cells still sending (``refinement.refined``: that many of each cell's weakest bits tried).
     """
     height, width = pixels.shape[:2]
     image = to_network(pixels, model.info.code_stride)
@@ -69,9 +71,17 @@ def encode_pixels(
     reconstruction = Reconstruction(model, height, width, revisable=True)  # exactly a reader's view
     bitplanes = []
     while len(bitplanes) < max_iterations:
-        signs, states = model.encode_step(image - reconstruction.value, states)
+        residual = image - reconstruction.value
+        if effort:
+            signs, confidence, states = model.encode_step_with_confidence(residual, states)
+        else:
+            signs, states = model.encode_step(residual, states)
         bits = signs[0] > 0
-        bitplanes.append(bits if silence is None else silence(bits, bitplanes, reconstruction))
+        if silence is not None:
+            bits = silence(bits, bitplanes, reconstruction)
+        if effort:
+            bits = refinement.refined(bits, confidence[0], reconstruction, image, effort)
+        bitplanes.append(bits)
         reconstruction.add(bitplanes[-1])
         if not keep_going(bitplanes, reconstruction):
             break
@@ -114,6 +124,11 @@ class Reconstruction:
         )
         self._value = None if delta is None else self._value + delta
         self.count += 1
+
+    def trial(self, bits: np.ndarray) -> np.ndarray:
+        """The (1,3,H',W') reconstruction ``add(bits)`` would give, leaving this one as it is."""
+        delta, states = self.model.decode_step(_as_signs(bits, self.model.info.code_channels), self.states)
+        return self.model.synthesize(states) if delta is None else self.value + delta
 
     def replace_last(self, bits: np.ndarray) -> None:
         """Decode the last iteration again from ``bits``: a shorter last iteration the encoder tries, or

@@ -134,8 +134,9 @@ def find_model(model_id: str) -> ModelInfo:
     return models[model_id]
 
 
-def graph_session(path: Path) -> onnxruntime.InferenceSession:
-    """An onnxruntime session of one graph with the runtime's options (also what benchmarks time)."""
+def graph_session(graph: Path | bytes) -> onnxruntime.InferenceSession:
+    """An onnxruntime session of one graph (a file, or a graph's bytes) with the runtime's options (also
+    what benchmarks time)."""
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = THREADS
     options.inter_op_num_threads = 1
@@ -147,7 +148,29 @@ def graph_session(path: Path) -> onnxruntime.InferenceSession:
     # 1008x1008 tile it took the decoder's peak from 545 MB to 935 MB for no measurable speed.
     options.enable_mem_pattern = False
     options.log_severity_level = 3
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    source = graph if isinstance(graph, bytes) else str(graph)
+    return onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+def with_confidence(encoder: Path) -> bytes:
+    """The encoder graph with one more output, ``confidence``: the binarizer's input, in (-1, 1), whose
+    sign each bit is; how far from 0 says how sure the encoder is of it (``refinement.py``).
+
+    Edited in memory with ``onnx``: the released graph stays as it is, hash and all.
+    """
+    import onnx  # only writers that refine their bits need it
+
+    model = onnx.load(str(encoder))
+    made_by = {output: node for node in model.graph.node for output in node.output}
+    binarizer = made_by.get("bits")
+    while binarizer is not None and binarizer.op_type in ("Where", "GreaterOrEqual", "Sign"):
+        source = binarizer.input[0]
+        binarizer = made_by.get(source)
+    if binarizer is None or binarizer.op_type != "Tanh":
+        raise ModelError(f"{encoder}: no tanh binarizer in front of the bits to refine them by")
+    model.graph.node.append(onnx.helper.make_node("Identity", [source], ["confidence"]))
+    model.graph.output.append(onnx.helper.make_tensor_value_info("confidence", onnx.TensorProto.FLOAT, None))
+    return model.SerializeToString()
 
 
 class LoadedModel:
@@ -171,6 +194,8 @@ class LoadedModel:
         except ValueError as error:
             raise ModelError(f"model {info.id!r}: bad context prior: {error}") from None
         self.encoder = graph_session(info.folder / "encoder.onnx")
+        self._confident_encoder = None  # built on first use: most loads only decode
+        self._confident_lock = threading.Lock()
         self.decoder = graph_session(info.folder / "decoder.onnx")
         self.synthesis = graph_session(info.folder / SYNTHESIS_FILE) if info.one_shot else None
         self.encoder_states = [i.name for i in self.encoder.get_inputs()[1:]]
@@ -200,6 +225,18 @@ class LoadedModel:
             None, {"residual": residual, **dict(zip(self.encoder_states, states))}
         )
         return bits, states
+
+    def encode_step_with_confidence(
+        self, residual: np.ndarray, states: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """As :meth:`encode_step`, with each bit's confidence in between (:func:`with_confidence`)."""
+        with self._confident_lock:
+            if self._confident_encoder is None:
+                self._confident_encoder = graph_session(with_confidence(self.info.folder / "encoder.onnx"))
+        bits, *outputs = self._confident_encoder.run(
+            None, {"residual": residual, **dict(zip(self.encoder_states, states))}
+        )
+        return bits, outputs[-1], outputs[:-1]
 
     def decode_step(
         self, bits: np.ndarray, states: list[np.ndarray]

@@ -3,7 +3,7 @@
 Usage::
 
     python -m pillow_rgc.training.context_prior weights/MODEL_ID --images ../shared/data/train \
-        [--crops 160] [--side 512] [--threads 1] [--stop-psnr 38 | --stop-psnr 0]
+        [--crops 160] [--side 512] [--threads 1] [--stop-psnr 38 | --stop-psnr 0] [--effort 2]
 
 The prior's weights belong to one network: the redundancy it models is that of
 the bits this network's encoder writes. So the crops are encoded here with the
@@ -14,7 +14,8 @@ quantised to int8 in 1/128 nat per feature unit. Fit on training photos only,
 never on the photos the codec is measured on. The crops are encoded with the
 writer's silent cells (``--stop-psnr``, as ``pillow_rgc.encode`` does by
 default), so the weights fit the features that codings 5 and 6 see, and the
-bits of silent cells, which no payload holds, are left out of the fit.
+bits of silent cells, which no payload holds, are left out of the fit. They are
+refined as the writer refines them (``--effort``, ``refinement.py``).
 
 Writing the prior changes the model's hash (``models.model_hash`` covers it),
 so this is part of making a model, before its release: ``model.json`` gets
@@ -169,11 +170,12 @@ def make_prior(
     iterations: int | None = None,
     log=print,
     stop_psnr: float | None = api.STOP_PSNR,
+    effort: int = api.EFFORT,
 ) -> str:
     """Encode ``crops`` crops of ``images`` with the model in ``folder``, fit its prior, add it; the new hash.
 
     ``iterations`` (default: all the model's) limits the fit; later iterations reuse the last one's weights.
-    ``stop_psnr``: the writer's silent cells (None: every cell sends).
+    ``stop_psnr``: the writer's silent cells (None: every cell sends); ``effort``: its refinement.
     """
     loaded = models.LoadedModel(models.ModelInfo.from_folder(folder))
     iterations = iterations or loaded.info.iterations
@@ -186,7 +188,7 @@ def make_prior(
         return silence.writer_rule(picture, loaded.info.code_stride, stop_psnr) if stop_psnr else None
 
     bitplanes = [
-        codec.encode_pixels(loaded, picture, iterations, silence=writers_silence(picture))
+        codec.encode_pixels(loaded, picture, iterations, silence=writers_silence(picture), effort=effort)
         for picture in pictures
     ]
     encoded = time.perf_counter()
@@ -211,6 +213,12 @@ def main(argv: list[str] | None = None) -> None:
         default=api.STOP_PSNR,
         help="encode the crops with the writer's silent cells at this PSNR (dB); 0: every cell sends",
     )
+    parser.add_argument(
+        "--effort",
+        type=int,
+        default=api.EFFORT,
+        help="refine the crops' bits as the writer does with this effort; 0: the encoder's bits",
+    )
     args = parser.parse_args(argv)
     models.THREADS = args.threads
     make_prior(
@@ -221,6 +229,7 @@ def main(argv: list[str] | None = None) -> None:
         args.iterations,
         log=lambda line: print(line, flush=True),
         stop_psnr=args.stop_psnr or None,
+        effort=args.effort,
     )
 
 

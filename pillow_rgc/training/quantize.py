@@ -70,7 +70,9 @@ def calibration_feeds(model: LoadedModel, images: str | Path, photos: int, seed:
     try:
         for path in rng.choice(paths, min(photos, len(paths)), replace=False):
             image = Image.fromarray(downscaled(load_rgb(path), 2, patch=64))
-            api.encode(image, quality=QUALITY, model=model.info.id)
+            # effort=0: the plain encoder session is the one recorded, and the synthesis sees only
+            # the pictures of the file, not the writer's trial decodes
+            api.encode(image, quality=QUALITY, model=model.info.id, effort=0)
     finally:
         for name in feeds:
             del sessions[name].run  # the session's own method again
