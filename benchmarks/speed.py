@@ -110,6 +110,7 @@ GRAPH_PHASES = {
 }
 ENCODE_PHASES = {
     "entropy coding": (entropy, "bitplane_candidates"),
+    "encoder with confidence (effort > 0)": (models.LoadedModel, "encode_step_with_confidence"),
     "MS-SSIM (rate control)": (quality.MsSsimReference, "score"),
     "MS-SSIM of the source (once)": (quality.MsSsimReference, "__init__"),
     "to_pixels": (codec, "to_pixels"),
@@ -268,11 +269,13 @@ def geomean(values: list[float]) -> float:
     return math.exp(statistics.fmean(math.log(v) for v in values))
 
 
-def measure_photo(model_id, facts, path, im, ref, score, repeat, dec_watch, enc_watch) -> dict:
-    """rgc and AVIF on one photo, interleaved; phase times added up in the stopwatches."""
-    warm = pillow_rgc.encode(im, iterations=1, model=model_id)  # untimed: sessions, allocations
+def measure_photo(model_id, facts, path, im, ref, score, repeat, dec_watch, enc_watch, options) -> dict:
+    """rgc and AVIF on one photo, interleaved; phase times added up in the stopwatches.
+
+    ``options``: more of ``pillow_rgc.encode``'s arguments (``effort``)."""
+    warm = pillow_rgc.encode(im, iterations=1, model=model_id, **options)  # untimed: sessions, allocations
     rd.decode_timed(warm)
-    data = pillow_rgc.encode(im, quality=QUALITY, model=model_id)
+    data = pillow_rgc.encode(im, quality=QUALITY, model=model_id, **options)
     rgc_score = score(ref, data)
     iterations = int(pillow_rgc.info(data)["iterations_present"])
     avif_q, avif_data, avif_score, reached = rd.avif_lowest_quality(im, ref, rgc_score["ms_ssim"], score)
@@ -281,7 +284,7 @@ def measure_photo(model_id, facts, path, im, ref, score, repeat, dec_watch, enc_
     times = collections.defaultdict(list)
     for _ in range(repeat):
         with enc_watch.timing(times, "encode"):
-            again = pillow_rgc.encode(im, quality=QUALITY, model=model_id)
+            again = pillow_rgc.encode(im, quality=QUALITY, model=model_id, **options)
         if again != data:
             raise RuntimeError(f"{path.name}: encoding twice gave different bytes")
         with dec_watch.timing(times, "decode"):
@@ -643,6 +646,7 @@ def parse_args(argv):
     parser.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS, help="folder with the photos")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per photo (median kept)")
     parser.add_argument("--json", type=Path, default=None, help="also write every number to this file")
+    parser.add_argument("--effort", type=int, default=None, help="the writer's effort (default: its own)")
     return parser.parse_args(argv)
 
 
@@ -651,6 +655,7 @@ def main(argv: list[str] | None = None) -> int:
     if not features.check("avif"):
         raise SystemExit("the comparison needs Pillow with AVIF")
     model_ids = args.models or default_models()
+    options = {} if args.effort is None else {"effort": args.effort}
     if not model_ids:
         raise SystemExit("no model to measure")
     photos = select_photos(args.photos)
@@ -677,7 +682,9 @@ def main(argv: list[str] | None = None) -> int:
         for path, im, ref in photos:
             start = time.perf_counter()
             rows.append(
-                measure_photo(model_id, facts, path, im, ref, score, args.repeat, dec_watch, enc_watch)
+                measure_photo(
+                    model_id, facts, path, im, ref, score, args.repeat, dec_watch, enc_watch, options
+                )
             )
             rd.log(f"  {model_id} {path.name}: {time.perf_counter() - start:.0f} s")
         summary = {
@@ -696,7 +703,7 @@ def main(argv: list[str] | None = None) -> int:
             dec = dec_watch.per_run()
             enc = enc_watch.per_run()
             path, im, _ = photos[0]
-            data = pillow_rgc.encode(im, quality=QUALITY, model=model_id)
+            data = pillow_rgc.encode(im, quality=QUALITY, model=model_id, **options)
             profile = {
                 "model": model_id,
                 "photo": path.name,
@@ -746,6 +753,7 @@ def main(argv: list[str] | None = None) -> int:
                 "photos": [str(p) for p, _, _ in photos],
                 "models": model_ids,
                 "quality": QUALITY,
+                "effort": options.get("effort", api.EFFORT),
                 "repeat": args.repeat,
                 "threads": models.THREADS,
                 **rd.run_facts(started),
