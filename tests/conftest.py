@@ -17,6 +17,24 @@ TEST_MODEL = "rgc-tiny-test"
 os.environ["RGC_USER_MODEL_DIR"] = tempfile.mkdtemp(prefix="rgc-test-models-")
 
 
+def writers_last_picture(
+    model_id: str, pixels: np.ndarray, iterations: int, stop_psnr: float, effort: int = 0
+):
+    """(bitplanes, the picture the writer saw after the last) of ``pixels`` coded as ``pillow_rgc.encode``
+    codes them with ``stop_psnr`` and ``effort``: what a reader must decode the file to."""
+    from pillow_rgc import codec, models, silence
+
+    model = models.load_model(model_id)
+    seen = []
+
+    def keep(bitplanes, reconstruction):
+        seen.append(reconstruction.pixels())
+        return True
+
+    rule = silence.writer_rule(pixels, model.info.code_stride, stop_psnr)
+    return codec.encode_pixels(model, pixels, iterations, keep, rule, effort), seen[-1]
+
+
 def synthetic_photo(width: int = 96, height: int = 80, seed: int = 0) -> Image.Image:
     """Smooth gradients, hard edges and fine texture: the things a codec must get right."""
     rng = np.random.default_rng(seed)

@@ -83,11 +83,12 @@ def test_a_one_shot_model_with_a_prior_ends_files_in_partial_iterations(one_shot
     photos = photo_folder(tmp_path / "photos", 96, 80)
     folder = tmp_path / "with-prior"
     shutil.copytree(one_shot_models / "one-shot", folder / "one-shot")
-    training.main([str(folder / "one-shot"), "--images", str(photos), "--crops", "2", "--side", "64"])
+    fit = [str(folder / "one-shot"), "--images", str(photos), "--crops", "2", "--side", "64", "--effort", "0"]
+    training.main(fit)
     pillow_rgc.add_model_path(folder)
     photo = synthetic_photo(320, 256, 5)
-    # effort=0: this untrained model's bits, refined, no longer compress (coding 0 is smaller), and
-    # an uncompressed iteration is not cut into segments
+    # effort=0, in the prior's fit too: this untrained model's bits, refined, no longer compress
+    # (coding 0 is smaller), and an uncompressed iteration is not cut into segments
     two, three = (pillow_rgc.encode(photo, iterations=n, model="one-shot", effort=0) for n in (2, 3))
     budget = (len(two) + len(three)) // 2
     made = pillow_rgc.encode(photo, max_bytes=budget, model="one-shot", effort=0)

@@ -12,7 +12,7 @@ from PIL import Image
 import pillow_rgc
 from pillow_rgc import api, cli, codec, models, refinement, silence
 
-from .conftest import synthetic_photo
+from .conftest import synthetic_photo, writers_last_picture
 
 MODEL = "rgc-tiny-test-prior"
 DEFAULT = models.DEFAULT_MODEL
@@ -93,19 +93,11 @@ def test_cell_errors_leave_out_the_padding():
 
 def test_a_refined_file_decodes_to_the_writers_own_reconstruction():
     photo = synthetic_photo(96, 80, seed=4)
-    pixels = np.asarray(photo)
-    model = models.load_model(MODEL)
-    seen = []
-
-    def keep(bitplanes, reconstruction):
-        seen.append(reconstruction.pixels())
-        return True
-
-    rule = silence.writer_rule(pixels, model.info.code_stride, 20)
-    planes = codec.encode_pixels(model, pixels, 4, keep, rule, effort=2)
-    assert any(not np.array_equal(a, b) for a, b in zip(planes, codec.encode_pixels(model, pixels, 4)))
+    planes, picture = writers_last_picture(MODEL, np.asarray(photo), 4, stop_psnr=20, effort=2)
+    plain, _ = writers_last_picture(MODEL, np.asarray(photo), 4, stop_psnr=20)
+    assert any(not np.array_equal(a, b) for a, b in zip(planes, plain))
     data = pillow_rgc.encode(photo, iterations=4, model=MODEL, stop_psnr=20, effort=2)
-    assert np.array_equal(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), seen[-1])
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), picture)
 
 
 @pytest.mark.parametrize("effort", [-1, api.MAX_EFFORT + 1, 1.5, "2"])

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import pillow_rgc
-from pillow_rgc import api, codec, container, entropy, models, prior_coding, rans, silence
+from pillow_rgc import api, codec, container, entropy, prior_coding, rans, silence
 from pillow_rgc.quality import ms_ssim
 
-from .conftest import synthetic_photo
+from .conftest import synthetic_photo, writers_last_picture
 from .test_prior_coding import PRIOR_MODEL, random_prior, related_planes
 
 FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -259,18 +259,9 @@ def test_the_writer_silences_the_cells_that_reach_its_psnr_and_marks_the_file_2_
 
 
 def test_a_file_with_silent_cells_decodes_to_the_writers_own_reconstruction(flat_and_busy, silent_file):
-    pixels = np.asarray(flat_and_busy)
-    model = models.load_model(PRIOR_MODEL)
-    seen = []
-
-    def keep(bitplanes, reconstruction):
-        seen.append(reconstruction.pixels())
-        return True
-
-    rule = silence.writer_rule(pixels, model.info.code_stride, 30)
-    codec.encode_pixels(model, pixels, 5, keep, rule)
+    _, picture = writers_last_picture(PRIOR_MODEL, np.asarray(flat_and_busy), 5, stop_psnr=30)
     decoded = np.asarray(Image.open(io.BytesIO(silent_file)).convert("RGB"))
-    assert np.array_equal(decoded, seen[-1])
+    assert np.array_equal(decoded, picture)
 
 
 def test_a_quality_target_is_met_with_silent_cells_and_none_are_made_without_a_stop_psnr(flat_and_busy):
