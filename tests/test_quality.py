@@ -222,7 +222,6 @@ def test_scores_on_the_graph_agree_with_numpy(shape):
 
 
 def test_the_shipped_graph_is_what_its_exporter_writes():
-    pytest.importorskip("onnx")
     from pillow_rgc import ssim_onnx
     from pillow_rgc.training import export_ssim
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-pytest.importorskip("onnx")  # onnxruntime's quantizer needs it ([train] extra)
+pytest.importorskip("torch")  # pillow_rgc.training (its photo sampler) needs it ([train] extra)
 
 import pillow_rgc  # noqa: E402
 from pillow_rgc import models  # noqa: E402
