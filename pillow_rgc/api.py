@@ -57,7 +57,7 @@ STOP_PSNR = 38.0
 ``rgc-oneshot-8`` (``benchmarks/rd.py --stop-psnr``), against sending every cell, 40 / 38 / 36 / 34
 saved −2.2 / −2.0 / −0.9 / +0.7 % of the bits on MS-SSIM and −3.5 / −4.3 / −5.3 / −6.4 % on PSNR,
 the lower ones capping the top quality; ``rgc-oneshot-9`` is trained with 38."""
-EFFORT = 2
+EFFORT = 3
 """How many of each cell's least sure bits the writer tries flipping (``refinement.py``); 0 takes the
 encoder network's bits as they are."""
 MAX_EFFORT = 8
@@ -166,7 +166,8 @@ def encode(
 
     ``effort`` (0 to ``MAX_EFFORT``): how many of each cell's least sure bits the writer tries
     flipping in every iteration, keeping the flips that bring the picture closer (``refinement.py``);
-    each costs about two decodes of the iteration. 0: the encoder network's bits as they are.
+    each costs one decode of the iteration, and any effort one more. 0: the encoder network's bits
+    as they are.
 
     ``exif``, ``icc_profile`` and ``xmp`` are stored as given (:func:`metadata.to_chunks`);
     nothing is taken from ``image.info`` here (the Pillow plugin decides that).
