@@ -11,6 +11,7 @@ from PIL import Image
 
 import pillow_rgc
 from pillow_rgc import api, cli, codec, models, refinement, silence
+from pillow_rgc.quality import psnr
 
 from .conftest import synthetic_photo, writers_last_picture
 
@@ -117,3 +118,11 @@ def test_the_plugin_and_the_command_line_take_an_effort(tmp_path):
         arguments = ["encode", str(tmp_path / "a.png"), str(tmp_path / "cli.rgc"), "-n", "3"]
         assert cli.main([*arguments, "--model", MODEL, "--effort", str(effort)]) == 0
         assert (tmp_path / "cli.rgc").read_bytes() == data
+
+
+def test_tiles_are_refined_too():
+    photo = synthetic_photo(160, 96, seed=7)
+    files = {e: pillow_rgc.encode(photo, iterations=1, model=DEFAULT, tile_side=80, effort=e) for e in (0, 3)}
+    assert all(pillow_rgc.info(data)["format_version"].startswith("3.") for data in files.values())
+    plain, refined = (psnr(photo, pillow_rgc.decode(files[e])) for e in (0, 3))
+    assert refined > plain + 0.1
