@@ -63,7 +63,7 @@ def encode_pixels(
     decides whether to add another one (rate control); at most ``max_iterations``.
     Before an iteration is decoded, ``silence(bits, bitplanes_so_far, reconstruction)``
     may silence cells of its bits (``silence.silenced``), and then ``effort`` > 0 refines the bits
-    of the cells still sending (``refinement.refined``: that many of each cell's weakest bits tried).
+    of the cells still sending (``refinement.refined``: that many of each cell's least sure bits tried).
     """
     height, width = pixels.shape[:2]
     image = to_network(pixels, model.info.code_stride)

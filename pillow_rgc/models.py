@@ -158,7 +158,7 @@ def with_confidence(encoder: Path) -> bytes:
 
     Edited in memory with ``onnx``: the released graph stays as it is, hash and all.
     """
-    import onnx  # only writers that refine their bits need it
+    import onnx  # imported on first use: most processes only decode
 
     model = onnx.load(str(encoder))
     made_by = {output: node for node in model.graph.node for output in node.output}
