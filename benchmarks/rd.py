@@ -609,10 +609,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     log("measuring curves")
     options = {"model": args.model}
-    if args.stop_psnr is not None:
-        options["stop_psnr"] = args.stop_psnr or None
-    if args.effort is not None:
-        options["effort"] = args.effort
+    if rgc is not None:  # the writer's settings, recorded in the JSON whether given or its defaults
+        options["stop_psnr"] = rgc.api.STOP_PSNR if args.stop_psnr is None else args.stop_psnr or None
+        options["effort"] = rgc.api.EFFORT if args.effort is None else args.effort
     points, rgc_meta, settings = measure_curves(codecs, photos, images, score, rgc, options)
     curves = {c: mean_curve(points[c], settings[c]) for c in codecs}
     summary = summarize(curves)
