@@ -146,7 +146,7 @@ def encode(
     tile_side: int | None = None,
     segmented: bool = False,
     stop_psnr: float | None = STOP_PSNR,
-    effort: int = EFFORT,
+    effort: int | None = None,
 ) -> bytes:
     """Encode ``image`` as a complete ``.rgc`` file; see the module docstring for the limits.
 
@@ -164,16 +164,17 @@ def encode(
     bits (codings 5 and 6, version 2.3); None sends every cell every iteration.
     Needs a model with a context prior (ignored otherwise).
 
-    ``effort`` (0 to ``MAX_EFFORT``): how many of each cell's least sure bits the writer tries
-    flipping in every iteration, keeping the flips that bring the picture closer (``refinement.py``);
-    each costs one decode of the iteration, and any effort one more. 0: the encoder network's bits
-    as they are.
+    ``effort`` (0 to ``MAX_EFFORT``; None: ``EFFORT``): how many of each cell's least sure bits the
+    writer tries flipping in every iteration, keeping the flips that bring the picture closer
+    (``refinement.py``); each costs one decode of the iteration, and any effort one more. 0: the
+    encoder network's bits as they are.
 
     ``exif``, ``icc_profile`` and ``xmp`` are stored as given (:func:`metadata.to_chunks`);
     nothing is taken from ``image.info`` here (the Pillow plugin decides that).
     """
     if quality is None and iterations is None and max_bytes is None:
         quality = DEFAULT_QUALITY
+    effort = EFFORT if effort is None else effort
     if not (isinstance(effort, int) and 0 <= effort <= MAX_EFFORT):
         raise ValueError(f"effort must be an integer from 0 to {MAX_EFFORT}, not {effort!r}")
     if iterations is not None and iterations < 1:

@@ -31,7 +31,7 @@ from .prior_coding import PRIOR_FILE, ContextPrior
 MODEL_FILE = "model.json"
 GRAPH_FILES = ("encoder.onnx", "decoder.onnx")
 SYNTHESIS_FILE = "synthesis.onnx"  # one-shot models only: the last decoder state -> the picture
-DEFAULT_MODEL = "rgc-oneshot-9"
+DEFAULT_MODEL = "rgc-oneshot-10"
 
 #: onnxruntime threads per session; set before the first encode or decode.
 THREADS = min(2, os.cpu_count() or 1)

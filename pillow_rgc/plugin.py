@@ -229,7 +229,7 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
         tile_side=options.get("tile_side"),
         segmented=options.get("segmented", False),
         stop_psnr=options.get("stop_psnr", api.STOP_PSNR),
-        effort=options.get("effort", api.EFFORT),
+        effort=options.get("effort"),
     )
     fp.write(data)
 

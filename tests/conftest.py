@@ -17,6 +17,19 @@ TEST_MODEL = "rgc-tiny-test"
 os.environ["RGC_USER_MODEL_DIR"] = tempfile.mkdtemp(prefix="rgc-test-models-")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def encoders_own_bits():
+    """Tests write with effort 0 unless they ask for more (``test_refinement.py`` does). Refined bits
+    gain the tiny test models' first iteration and cost them later ones, and their priors, fitted
+    on the encoder's own bits, code refined bits no better than raw ones: the tests of codings,
+    silent cells and rate control would no longer see what they check."""
+    from pillow_rgc import api
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(api, "EFFORT", 0)
+        yield
+
+
 def writers_last_picture(
     model_id: str, pixels: np.ndarray, iterations: int, stop_psnr: float, effort: int = 0
 ):

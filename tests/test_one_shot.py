@@ -83,18 +83,16 @@ def test_a_one_shot_model_with_a_prior_ends_files_in_partial_iterations(one_shot
     photos = photo_folder(tmp_path / "photos", 96, 80)
     folder = tmp_path / "with-prior"
     shutil.copytree(one_shot_models / "one-shot", folder / "one-shot")
-    fit = [str(folder / "one-shot"), "--images", str(photos), "--crops", "2", "--side", "64", "--effort", "0"]
+    fit = [str(folder / "one-shot"), "--images", str(photos), "--crops", "2", "--side", "64"]
     training.main(fit)
     pillow_rgc.add_model_path(folder)
     photo = synthetic_photo(320, 256, 5)
-    # effort=0, in the prior's fit too: this untrained model's bits, refined, no longer compress
-    # (coding 0 is smaller), and an uncompressed iteration is not cut into segments
-    two, three = (pillow_rgc.encode(photo, iterations=n, model="one-shot", effort=0) for n in (2, 3))
+    two, three = (pillow_rgc.encode(photo, iterations=n, model="one-shot") for n in (2, 3))
     budget = (len(two) + len(three)) // 2
-    made = pillow_rgc.encode(photo, max_bytes=budget, model="one-shot", effort=0)
+    made = pillow_rgc.encode(photo, max_bytes=budget, model="one-shot")
     assert len(two) < len(made) <= budget
     assert [c["coding"] for c in pillow_rgc.info(made)["chunks"]][-1] == 4  # ends in a partial iteration
-    whole = pillow_rgc.encode(photo, iterations=3, model="one-shot", segmented=True, effort=0)
+    whole = pillow_rgc.encode(photo, iterations=3, model="one-shot", segmented=True)
     cut = whole[: len(whole) - (len(three) - len(two)) // 2]
     with Image.open(io.BytesIO(cut)) as im:
         im.load()

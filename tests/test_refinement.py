@@ -126,3 +126,13 @@ def test_tiles_are_refined_too():
     assert all(pillow_rgc.info(data)["format_version"].startswith("3.") for data in files.values())
     plain, refined = (psnr(photo, pillow_rgc.decode(files[e])) for e in (0, 3))
     assert refined > plain + 0.1
+
+
+def test_no_effort_given_means_the_writers_default_read_when_writing(monkeypatch):
+    photo = synthetic_photo(64, 48, seed=8)
+    monkeypatch.setattr(api, "EFFORT", 2)
+    assert pillow_rgc.encode(photo, iterations=2, model=MODEL) == pillow_rgc.encode(
+        photo, iterations=2, model=MODEL, effort=2
+    )
+    photo.save(buffer := io.BytesIO(), "RGC", iterations=2, model=MODEL)
+    assert buffer.getvalue() == pillow_rgc.encode(photo, iterations=2, model=MODEL, effort=2)

@@ -228,10 +228,6 @@ def test_silent_codings_need_a_context_prior():
 # --- the writer and the reader ---------------------------------------------------------
 
 
-# The writer's files here take the encoder network's bits as they are (effort=0): refined bits gain
-# the tiny test model's first iteration and cost it later ones, so its cells would not reach 30 dB.
-
-
 @pytest.fixture(scope="module")
 def flat_and_busy():
     """A picture half flat, half busy: the flat half reaches the writer's PSNR early."""
@@ -242,7 +238,7 @@ def flat_and_busy():
 
 @pytest.fixture(scope="module")
 def silent_file(flat_and_busy) -> bytes:
-    return pillow_rgc.encode(flat_and_busy, iterations=5, model=PRIOR_MODEL, stop_psnr=30, effort=0)
+    return pillow_rgc.encode(flat_and_busy, iterations=5, model=PRIOR_MODEL, stop_psnr=30)
 
 
 def test_the_writer_silences_the_cells_that_reach_its_psnr_and_marks_the_file_2_3(silent_file):
@@ -265,8 +261,8 @@ def test_a_file_with_silent_cells_decodes_to_the_writers_own_reconstruction(flat
 
 
 def test_a_quality_target_is_met_with_silent_cells_and_none_are_made_without_a_stop_psnr(flat_and_busy):
-    every = pillow_rgc.encode(flat_and_busy, quality=0.59, model=PRIOR_MODEL, stop_psnr=None, effort=0)
-    quiet = pillow_rgc.encode(flat_and_busy, quality=0.59, model=PRIOR_MODEL, stop_psnr=30, effort=0)
+    every = pillow_rgc.encode(flat_and_busy, quality=0.59, model=PRIOR_MODEL, stop_psnr=None)
+    quiet = pillow_rgc.encode(flat_and_busy, quality=0.59, model=PRIOR_MODEL, stop_psnr=30)
     assert pillow_rgc.info(every)["format_version"] != "2.3"
     assert pillow_rgc.info(quiet)["format_version"] == "2.3"
     reference = np.asarray(flat_and_busy)
@@ -274,7 +270,7 @@ def test_a_quality_target_is_met_with_silent_cells_and_none_are_made_without_a_s
 
 
 def test_models_without_a_prior_send_every_cell(flat_and_busy):
-    data = pillow_rgc.encode(flat_and_busy, iterations=4, model="rgc-tiny-test", stop_psnr=30, effort=0)
+    data = pillow_rgc.encode(flat_and_busy, iterations=4, model="rgc-tiny-test", stop_psnr=30)
     assert not {entropy.SILENT, entropy.SILENT_SEGMENTED} & {
         c["coding"] for c in pillow_rgc.info(data)["chunks"]
     }
@@ -338,7 +334,7 @@ def test_the_plugin_and_the_command_line_take_a_stop_psnr(flat_and_busy, tmp_pat
     )
     flat_and_busy.save(tmp_path / "a.png")
     arguments = ["encode", str(tmp_path / "a.png"), str(tmp_path / "b.rgc"), "-n", "5"]
-    cli.main([*arguments, "--model", PRIOR_MODEL, "--stop-psnr", str(stop_psnr), "--effort", "0"])
+    cli.main([*arguments, "--model", PRIOR_MODEL, "--stop-psnr", str(stop_psnr)])
     for name in ("a.rgc", "b.rgc"):
         codings = {chunk["coding"] for chunk in pillow_rgc.info((tmp_path / name).read_bytes())["chunks"]}
         assert (entropy.SILENT in codings) == silent

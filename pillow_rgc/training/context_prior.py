@@ -170,15 +170,17 @@ def make_prior(
     iterations: int | None = None,
     log=print,
     stop_psnr: float | None = api.STOP_PSNR,
-    effort: int = api.EFFORT,
+    effort: int | None = None,
 ) -> str:
     """Encode ``crops`` crops of ``images`` with the model in ``folder``, fit its prior, add it; the new hash.
 
     ``iterations`` (default: all the model's) limits the fit; later iterations reuse the last one's weights.
-    ``stop_psnr``: the writer's silent cells (None: every cell sends); ``effort``: its refinement.
+    ``stop_psnr``: the writer's silent cells (None: every cell sends); ``effort``: its refinement
+    (None: the writer's default).
     """
     loaded = models.LoadedModel(models.ModelInfo.from_folder(folder))
     iterations = iterations or loaded.info.iterations
+    effort = api.EFFORT if effort is None else effort
     started = time.perf_counter()
     pictures = training_crops(images, crops, side)
     if not pictures:
@@ -188,7 +190,13 @@ def make_prior(
         return silence.writer_rule(picture, loaded.info.code_stride, stop_psnr) if stop_psnr else None
 
     bitplanes = [
-        codec.encode_pixels(loaded, picture, iterations, silence=writers_silence(picture), effort=effort)
+        codec.encode_pixels(
+            loaded,
+            picture,
+            iterations,
+            silence=writers_silence(picture),
+            effort=api.EFFORT if effort is None else effort,
+        )
         for picture in pictures
     ]
     encoded = time.perf_counter()
