@@ -19,9 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import rd  # noqa: E402  (the rate-distortion benchmark's measuring)
@@ -65,14 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plot", type=Path, default=None, help="draw the BD-rates against encode time")
     args = parser.parse_args(argv)
     efforts = sorted(set(args.efforts) | {0})
-    photos = rd.list_photos(args.dir)[: args.limit]
-    if not photos:
-        raise SystemExit(f"no photos in {args.dir}")
-    images = []
-    for path in photos:
-        with Image.open(path) as f:
-            im = f.convert("RGB")
-        images.append((im, np.asarray(im)))
+    photos, images = rd.load_photos(args.dir, args.limit)
     quality_module, _ = rd.load_quality_module()
     score = rd.Scorer(quality_module)
     pillow_rgc.encode(images[0][0], iterations=1, model=args.model)  # warm-up: sessions, graphs

@@ -120,6 +120,21 @@ def list_photos(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+def load_photos(
+    directory: Path, limit: int | None
+) -> tuple[list[Path], list[tuple[Image.Image, np.ndarray]]]:
+    """The first ``limit`` photos of ``directory`` (all: None), and each as (RGB image, its pixels)."""
+    photos = list_photos(directory)[:limit]
+    if not photos:
+        raise SystemExit(f"no photos in {directory}")
+    images = []
+    for path in photos:
+        with Image.open(path) as f:
+            im = f.convert("RGB")
+        images.append((im, np.asarray(im)))
+    return photos, images
+
+
 def run_facts(started: float) -> dict:
     """Package versions, date, command line and duration of a benchmark run, for its JSON."""
     from importlib.metadata import PackageNotFoundError, version
@@ -596,14 +611,7 @@ def main(argv: list[str] | None = None) -> int:
     if "rgc" in codecs and not features.check("avif"):
         raise SystemExit("the rgc vs AVIF comparison needs Pillow with AVIF")
 
-    photos = list_photos(args.dir)[: args.limit]
-    if not photos:
-        raise SystemExit(f"no photos in {args.dir}")
-    images = []
-    for p in photos:
-        with Image.open(p) as f:
-            im = f.convert("RGB")
-        images.append((im, np.asarray(im)))
+    photos, images = load_photos(args.dir, args.limit)
     log(f"{len(photos)} photos, codecs: {', '.join(codecs)}")
 
     started = time.perf_counter()
