@@ -655,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
     if not features.check("avif"):
         raise SystemExit("the comparison needs Pillow with AVIF")
     model_ids = args.models or default_models()
-    options = {} if args.effort is None else {"effort": args.effort}
+    options = {"effort": api.EFFORT if args.effort is None else args.effort}
     if not model_ids:
         raise SystemExit("no model to measure")
     photos = select_photos(args.photos)
@@ -753,7 +753,7 @@ def main(argv: list[str] | None = None) -> int:
                 "photos": [str(p) for p, _, _ in photos],
                 "models": model_ids,
                 "quality": QUALITY,
-                "effort": options.get("effort", api.EFFORT),
+                "effort": options["effort"],
                 "repeat": args.repeat,
                 "threads": models.THREADS,
                 **rd.run_facts(started),

@@ -83,8 +83,7 @@ def test_a_one_shot_model_with_a_prior_ends_files_in_partial_iterations(one_shot
     photos = photo_folder(tmp_path / "photos", 96, 80)
     folder = tmp_path / "with-prior"
     shutil.copytree(one_shot_models / "one-shot", folder / "one-shot")
-    fit = [str(folder / "one-shot"), "--images", str(photos), "--crops", "2", "--side", "64"]
-    training.main(fit)
+    training.main([str(folder / "one-shot"), "--images", str(photos), "--crops", "2", "--side", "64"])
     pillow_rgc.add_model_path(folder)
     photo = synthetic_photo(320, 256, 5)
     two, three = (pillow_rgc.encode(photo, iterations=n, model="one-shot") for n in (2, 3))

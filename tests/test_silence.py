@@ -277,9 +277,7 @@ def test_models_without_a_prior_send_every_cell(flat_and_busy):
 
 
 def test_segmented_files_with_silent_cells_use_coding_6_and_cut_anywhere(flat_and_busy):
-    data = pillow_rgc.encode(
-        flat_and_busy, iterations=5, model=PRIOR_MODEL, stop_psnr=30, segmented=True, effort=0
-    )
+    data = pillow_rgc.encode(flat_and_busy, iterations=5, model=PRIOR_MODEL, stop_psnr=30, segmented=True)
     codings = [chunk["coding"] for chunk in pillow_rgc.info(data)["chunks"]]
     assert entropy.SILENT_SEGMENTED in codings
     last = container.read(data).iterations[-1]
@@ -329,9 +327,7 @@ def test_the_writer_rule_measures_each_cell_over_its_pixels_inside_the_picture()
 def test_the_plugin_and_the_command_line_take_a_stop_psnr(flat_and_busy, tmp_path, stop_psnr, silent):
     from pillow_rgc import cli
 
-    flat_and_busy.save(
-        tmp_path / "a.rgc", model=PRIOR_MODEL, iterations=5, stop_psnr=stop_psnr or None, effort=0
-    )
+    flat_and_busy.save(tmp_path / "a.rgc", model=PRIOR_MODEL, iterations=5, stop_psnr=stop_psnr or None)
     flat_and_busy.save(tmp_path / "a.png")
     arguments = ["encode", str(tmp_path / "a.png"), str(tmp_path / "b.rgc"), "-n", "5"]
     cli.main([*arguments, "--model", PRIOR_MODEL, "--stop-psnr", str(stop_psnr)])
@@ -341,9 +337,7 @@ def test_the_plugin_and_the_command_line_take_a_stop_psnr(flat_and_busy, tmp_pat
 
 
 def test_tiles_silence_their_own_cells_in_a_version_3_3_file(flat_and_busy):
-    data = pillow_rgc.encode(
-        flat_and_busy, iterations=5, model=PRIOR_MODEL, stop_psnr=30, tile_side=96, effort=0
-    )
+    data = pillow_rgc.encode(flat_and_busy, iterations=5, model=PRIOR_MODEL, stop_psnr=30, tile_side=96)
     parsed = container.read(data)
     assert parsed.header.tiled and pillow_rgc.info(data)["format_version"] == "3.3"
     entries = [entry for chunk in parsed.iterations for entry in chunk.tiles if entry is not None]
@@ -373,9 +367,7 @@ def test_the_prior_is_fitted_on_the_features_of_silent_planes_and_not_on_silent_
 
 
 def test_a_stream_decoder_redoes_a_cut_coding_6_iteration_when_the_rest_arrives(flat_and_busy):
-    data = pillow_rgc.encode(
-        flat_and_busy, iterations=5, model=PRIOR_MODEL, stop_psnr=30, segmented=True, effort=0
-    )
+    data = pillow_rgc.encode(flat_and_busy, iterations=5, model=PRIOR_MODEL, stop_psnr=30, segmented=True)
     last = container.read(data).iterations[-1]
     assert last.coding == entropy.SILENT_SEGMENTED
     cut = data[: last.offset + last.size // 2]

@@ -3,7 +3,7 @@
 Usage::
 
     python -m pillow_rgc.training.context_prior weights/MODEL_ID --images ../shared/data/train \
-        [--crops 160] [--side 512] [--threads 1] [--stop-psnr 38 | --stop-psnr 0] [--effort 2]
+        [--crops 160] [--side 512] [--threads 1] [--stop-psnr 38 | --stop-psnr 0] [--effort 3]
 
 The prior's weights belong to one network: the redundancy it models is that of
 the bits this network's encoder writes. So the crops are encoded here with the
@@ -195,7 +195,7 @@ def make_prior(
             picture,
             iterations,
             silence=writers_silence(picture),
-            effort=api.EFFORT if effort is None else effort,
+            effort=effort,
         )
         for picture in pictures
     ]
